@@ -1,0 +1,143 @@
+"""Client settings, read from an Airflow connection and checked before any request is made.
+
+Kept free of Airflow imports: it takes the connection's plain fields, so the hook (worker, sync lookup) and
+the trigger (event loop, async lookup) share one reading of the same connection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_oktopost.core.retry import RetryPolicy
+from airflow_provider_oktopost.core.throttle import DEFAULT_PER_MINUTE
+from airflow_provider_oktopost.exceptions import OktopostConfigError
+
+REGION_URLS = {"us": "https://api.oktopost.com/v2", "eu": "https://eu-api.oktopost.com/v2"}
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything a transport needs. ``api_key`` is left out of ``repr`` so it cannot reach a log."""
+
+    base_url: str
+    account_id: str
+    api_key: str = field(repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rate_limit_per_minute: int = DEFAULT_PER_MINUTE
+    conn_id: str | None = None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.api_key,)
+
+
+def _number(conn_id: str, key: str, value: object, *, integer: bool, minimum: float) -> float:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = int(str(value)) if integer else float(str(value))
+    except (TypeError, ValueError):
+        kind = "a whole number" if integer else "a number of seconds"
+        raise OktopostConfigError(
+            f"Connection {conn_id!r}: extra {key!r} must be {kind}, got {value!r}"
+        ) from None
+    if not number >= minimum:
+        raise OktopostConfigError(f"Connection {conn_id!r}: extra {key!r} must be >= {minimum}, got {value!r}")
+    return number
+
+
+def resolve_base_url(conn_id: str, host: str | None, region: object) -> str:
+    """The API root: an explicit ``host`` (full URL) wins; otherwise the data center's host."""
+    if host:
+        host = host.strip()
+        parts = urlsplit(host if "://" in host else f"https://{host}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise OktopostConfigError(
+                f"Connection {conn_id!r}: Base URL must be an http(s) URL such as "
+                f"'https://api.oktopost.com/v2', got a value with scheme {parts.scheme!r}"
+            )
+        if parts.username or parts.password:
+            raise OktopostConfigError(
+                f"Connection {conn_id!r}: Base URL must not contain credentials; put the Account ID in "
+                "Login and the API key in Password"
+            )
+        if parts.query or parts.fragment:
+            raise OktopostConfigError(f"Connection {conn_id!r}: Base URL must not have a query or fragment")
+        path = parts.path.rstrip("/") or "/v2"
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        return f"{parts.scheme}://{netloc}{path}"
+    key = "us" if region in (None, "") else str(region).strip().lower()
+    if key not in REGION_URLS:
+        raise OktopostConfigError(
+            f"Connection {conn_id!r}: extra 'region' must be 'us' or 'eu', got {region!r}"
+        )
+    return REGION_URLS[key]
+
+
+def config_from_fields(
+    conn_id: str,
+    *,
+    login: str | None,
+    password: str | None,
+    host: str | None,
+    extra: Mapping[str, Any] | str | None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+) -> ClientConfig:
+    """Check an Oktopost connection and turn it into a :class:`ClientConfig`.
+
+    ``timeout`` and ``max_retries`` given by the caller (hook arguments) win over the connection's extras.
+    """
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra) if extra.strip() else {}
+        except ValueError:
+            raise OktopostConfigError(f"Connection {conn_id!r}: Extra is not valid JSON") from None
+    extras: Mapping[str, Any] = extra if isinstance(extra, Mapping) else {}
+    if not login or not login.strip():
+        raise OktopostConfigError(
+            f"Connection {conn_id!r} has no Account ID: set the connection's Login (shown as 'Account ID') "
+            "to the Account ID from Oktopost's My Profile > API page"
+        )
+    if not password:
+        raise OktopostConfigError(
+            f"Connection {conn_id!r} has no API key: set the connection's Password (shown as 'API Key')"
+        )
+    base_url = resolve_base_url(conn_id, host, extras.get("region"))
+    if timeout is None:
+        raw_timeout = extras.get("timeout")
+        timeout = DEFAULT_TIMEOUT if raw_timeout in (None, "") else _number(
+            conn_id, "timeout", raw_timeout, integer=False, minimum=0.001)
+    if max_retries is None:
+        raw_retries = extras.get("max_retries")
+        max_retries = DEFAULT_MAX_RETRIES if raw_retries in (None, "") else int(
+            _number(conn_id, "max_retries", raw_retries, integer=True, minimum=0))
+    raw_rate = extras.get("rate_limit_per_minute")
+    rate = DEFAULT_PER_MINUTE if raw_rate in (None, "") else int(
+        _number(conn_id, "rate_limit_per_minute", raw_rate, integer=True, minimum=1))
+    return ClientConfig(
+        base_url=base_url,
+        account_id=login.strip(),
+        api_key=password,
+        timeout=float(timeout),
+        retry=RetryPolicy(max_retries=int(max_retries)),
+        rate_limit_per_minute=rate,
+        conn_id=conn_id,
+    )
+
+
+def normalize_extras(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Extras with any legacy ``extra__oktopost__`` prefix removed (older form widgets stored them so)."""
+    prefix = "extra__oktopost__"
+    out = {k: v for k, v in extra.items() if not k.startswith(prefix)}
+    for key, value in extra.items():
+        if key.startswith(prefix) and out.get(key[len(prefix):]) in (None, ""):
+            out[key[len(prefix):]] = value
+    return out

@@ -1,0 +1,65 @@
+"""Run an operation generator over a concrete transport, in a thread or on an event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost.core.operations import Op
+from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
+from airflow_provider_oktopost.exceptions import OktopostError
+
+T = TypeVar("T")
+Send = Callable[[ApiRequest], ApiResponse | TransportFailure]
+AsyncSend = Callable[[ApiRequest], Awaitable[ApiResponse | TransportFailure]]
+
+
+def scrub(error: OktopostError, secrets: tuple[str, ...]) -> OktopostError:
+    """Remove any secret the server may have echoed back from the error's message, in place."""
+    message = error.message
+    for secret in secrets:
+        if secret and secret in message:
+            message = message.replace(secret, "***")
+    if message != error.message:
+        error.message = message
+        error.args = (message,)
+    return error
+
+
+def run_sync(op: Op[T], send: Send, secrets: tuple[str, ...] = ()) -> T:
+    """Drive ``op`` to completion, blocking the calling thread while it sleeps."""
+    try:
+        action = next(op)
+        while True:
+            if isinstance(action, Sleep):
+                clock.sleep(action.seconds)
+                action = op.send(None)
+            else:
+                action = op.send(send(action))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    except OktopostError as error:
+        raise scrub(error, secrets) from None
+    finally:
+        op.close()
+
+
+async def run_async(op: Op[T], send: AsyncSend, secrets: tuple[str, ...] = ()) -> T:
+    """Drive ``op`` to completion on the running event loop; sleeps are awaited, never blocking."""
+    try:
+        action = next(op)
+        while True:
+            if isinstance(action, Sleep):
+                await clock.async_sleep(action.seconds)
+                action = op.send(None)
+            else:
+                action = op.send(await send(action))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    except OktopostError as error:
+        raise scrub(error, secrets) from None
+    finally:
+        op.close()

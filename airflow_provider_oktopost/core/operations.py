@@ -1,0 +1,210 @@
+"""The API operations as sans-IO generators.
+
+Each operation yields :class:`~.wire.ApiRequest` (send this, give me the reply) or :class:`~.wire.Sleep`
+(wait, then resume) and returns its result. :mod:`.driver` runs them over ``requests`` in a worker or over
+``httpx`` on an event loop; the decisions (retry, backoff, the call budget, pagination, how a lost response
+to a create is recovered) are made here once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from airflow_provider_oktopost.core import clock, wire
+from airflow_provider_oktopost.core.config import ClientConfig
+from airflow_provider_oktopost.core.interpret import interpret
+from airflow_provider_oktopost.core.throttle import Throttle, throttle_for
+from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
+from airflow_provider_oktopost.exceptions import OktopostError, OktopostNotFoundError
+from airflow_provider_oktopost.models import Integration, IntegrationPage, Me
+
+log = logging.getLogger("airflow_provider_oktopost")
+
+T = TypeVar("T")
+Reply = ApiResponse | TransportFailure | None
+Op = Generator[ApiRequest | Sleep, Reply, T]
+
+#: Pages fetched by a full listing; the API's largest page.
+FULL_PAGE = 100
+#: A listing never fetches more pages than this, whatever ``Total`` claims (1,000,000 integrations).
+MAX_PAGES = 10_000
+
+
+class UnknownOutcome(Exception):
+    """A non-idempotent request failed in a way that may have left it committed on the server."""
+
+    def __init__(self, error: OktopostError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an operation needs besides its arguments: settings and the account's shared budget."""
+
+    config: ClientConfig
+    throttle: Throttle
+
+    @classmethod
+    def for_config(cls, config: ClientConfig) -> Context:
+        return cls(config, throttle_for(config.base_url, config.account_id, config.rate_limit_per_minute))
+
+
+def call(ctx: Context, request: ApiRequest, *, gone_means_done: bool = False) -> Op[dict[str, Any]]:
+    """Send ``request`` until it succeeds, fails permanently or the retry budget is spent.
+
+    Non-idempotent requests are re-sent only when they certainly did not take effect (connection refused,
+    429); after a failure that may have committed them, :class:`UnknownOutcome` is raised so the operation
+    can look before it sends again. With ``gone_means_done`` (deletes), a 404 after an attempt whose outcome
+    was unknown means that attempt worked.
+    """
+    attempt = 0
+    maybe_committed = False
+    while True:
+        wait = ctx.throttle.reserve()
+        if wait > 0:
+            yield Sleep(wait)
+        reply = yield request
+        assert reply is not None, "the driver must answer a request with a reply"
+        outcome = interpret(request, reply, clock.wall())
+        if outcome.data is not None:
+            return outcome.data
+        error = outcome.error
+        assert error is not None
+        if gone_means_done and maybe_committed and isinstance(error, OktopostNotFoundError):
+            log.info("%s: already gone after an earlier attempt whose response was lost", request.describe())
+            return {"Result": True}
+        if outcome.committed_unknown and not request.idempotent:
+            raise UnknownOutcome(error)
+        maybe_committed = maybe_committed or outcome.committed_unknown
+        delay = ctx.config.retry.delay(attempt, outcome.retry_after) if outcome.retryable else None
+        if delay is None:
+            raise error
+        attempt += 1
+        log.warning("%s; retry %d of %d in %.1fs", error.message, attempt, ctx.config.retry.max_retries, delay)
+        if error.status == 429:
+            ctx.throttle.pause(delay)  # every caller of this account holds back, not only this one
+        else:
+            yield Sleep(delay)
+
+
+def get_me(ctx: Context) -> Op[Me]:
+    return Me.from_api((yield from call(ctx, wire.me_request())))
+
+
+def list_page(ctx: Context, type: str | None = None, page: int = 0, count: int = 25) -> Op[IntegrationPage]:
+    data = yield from call(ctx, wire.list_request(type, page, count))
+    items = data.get("Items")
+    items = items if isinstance(items, list) else []
+    total = data.get("Total")
+    total = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else len(items)
+    return IntegrationPage(
+        items=[Integration.from_api(item) for item in items if isinstance(item, dict)],
+        total=total, page=page, count=count,
+    )
+
+
+def next_page(page: IntegrationPage, max_total: int) -> int | None:
+    """The page to fetch after ``page`` in a full listing, or None when the listing is complete.
+
+    Stops on an empty or short page, once ``Total`` is reached, and at the last page the largest ``Total``
+    seen allows, so a server whose pages or totals shift can never keep a listing going forever.
+    """
+    if not page.items or len(page.items) < page.count:
+        return None
+    following = page.page + 1
+    if following * page.count >= max_total or following >= MAX_PAGES:
+        return None
+    return following
+
+
+def list_all(ctx: Context, type: str | None = None) -> Op[list[Integration]]:
+    """Every integration (optionally of one type), de-duplicated by Id across pages."""
+    seen: dict[str, Integration] = {}
+    page_no: int | None = 0
+    max_total = 0
+    while page_no is not None:
+        page = yield from list_page(ctx, type, page_no, FULL_PAGE)
+        max_total = max(max_total, page.total)
+        for item in page.items:
+            seen.setdefault(item.id, item)
+        page_no = next_page(page, max_total)
+    return list(seen.values())
+
+
+def get_integration(ctx: Context, integration_id: str, with_assets: bool = False) -> Op[Integration]:
+    data = yield from call(ctx, wire.get_request(integration_id, with_assets))
+    return Integration.from_api(_integration_object(data, integration_id))
+
+
+def find_integrations(ctx: Context, type: str, cname_id: str) -> Op[list[Integration]]:
+    """Integrations of ``type`` on CNAME ``cname_id``: how a create is checked before it is sent again."""
+    wire.require_type("type", type)
+    wire.require_id("cname_id", cname_id)
+    matches = yield from list_all(ctx, type)
+    return [item for item in matches if item.cname_id == cname_id and item.type == type]
+
+
+def connect_integration(
+    ctx: Context, type: str, cname_id: str, settings: Mapping[str, Any] | None = None
+) -> Op[Integration]:
+    """Create an integration, exactly once.
+
+    ``POST /v2/integration`` is not idempotent. When an attempt fails in a way that may have committed it
+    (timeout after sending, dropped connection, 5xx, unreadable 2xx), the integrations of that type and
+    CNAME are listed first; an existing one is the result of that attempt, and only when there is none is the
+    request sent again.
+    """
+    request = wire.connect_request(type, cname_id, settings)
+    recoveries = 0
+    while True:
+        try:
+            data = yield from call(ctx, request)
+        except UnknownOutcome as unknown:
+            existing = yield from find_integrations(ctx, type, cname_id)
+            if existing:
+                log.warning("%s; the integration was created anyway: %s", unknown.error.message, existing[0].id)
+                return existing[0]
+            delay = ctx.config.retry.delay(recoveries)
+            if delay is None:
+                raise unknown.error from None
+            recoveries += 1
+            log.warning("%s; not created, sending again in %.1fs", unknown.error.message, delay)
+            yield Sleep(delay)
+            continue
+        raw = dict(_integration_object(data, None))
+        raw.setdefault("Type", type)
+        raw.setdefault("CnameId", cname_id)
+        return Integration.from_api(raw)
+
+
+def update_integration(
+    ctx: Context,
+    integration_id: str,
+    state: str | None = None,
+    cname_id: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> Op[None]:
+    yield from call(ctx, wire.update_request(integration_id, state, cname_id, settings))
+
+
+def delete_integration(ctx: Context, integration_id: str) -> Op[None]:
+    yield from call(ctx, wire.delete_request(integration_id), gone_means_done=True)
+
+
+def _integration_object(data: dict[str, Any], integration_id: str | None) -> dict[str, Any]:
+    found = data.get("Integration")
+    if isinstance(found, dict):
+        return found
+    # Some endpoints return a single record as a one-item list (see the API facts); accept that too.
+    items = data.get("Items")
+    if isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict):
+        return items[0]
+    from airflow_provider_oktopost.exceptions import OktopostApiError
+
+    raise OktopostApiError(
+        f"Oktopost answered without an Integration object for {integration_id or 'the new integration'}"
+    )

@@ -1,0 +1,125 @@
+"""The two thin transports: ``requests`` for workers, ``httpx`` for the event loop.
+
+They only turn an :class:`~.wire.ApiRequest` into bytes on the wire and the answer back into an
+:class:`~.wire.ApiResponse` or a :class:`~.wire.TransportFailure`. Redirects are never followed (credentials
+must not travel to another host), every request has a timeout, and exceptions are classified by whether the
+request may have reached the server. ``requests`` and ``httpx`` are imported here, not at provider import,
+so parsing a DAG file does not pay for them.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING
+
+from airflow_provider_oktopost import __version__
+from airflow_provider_oktopost.core.config import ClientConfig
+from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, TransportFailure
+
+if TYPE_CHECKING:
+    import httpx
+    import requests
+
+USER_AGENT = f"airflow-provider-oktopost/{__version__}"
+
+
+def basic_auth_header(config: ClientConfig) -> str:
+    token = base64.b64encode(f"{config.account_id}:{config.api_key}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def _headers(config: ClientConfig) -> dict[str, str]:
+    return {"User-Agent": USER_AGENT, "Accept": "application/json", "Authorization": basic_auth_header(config)}
+
+
+class RequestsTransport:
+    """Sends over one ``requests.Session`` (keep-alive connection reuse for the hook's lifetime)."""
+
+    def __init__(self, config: ClientConfig, session: requests.Session | None = None) -> None:
+        import requests
+
+        self.config = config
+        self.session = session or requests.Session()
+        self.session.headers.update(_headers(config))
+        self.session.trust_env = False  # no .netrc credentials or env proxies silently replacing ours
+
+    def __call__(self, request: ApiRequest) -> ApiResponse | TransportFailure:
+        import requests
+
+        url = self.config.base_url + request.path
+        try:
+            response = self.session.request(
+                request.method, url, params=list(request.params) or None,
+                data=list(request.form) or None, timeout=self.config.timeout, allow_redirects=False,
+            )
+            body = response.content
+        except (requests.exceptions.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
+            return TransportFailure(f"could not connect ({type(exc).__name__})", sent=False)
+        except requests.exceptions.ReadTimeout:
+            return TransportFailure(f"no response within {self.config.timeout:g}s (read timeout)", sent=True)
+        except requests.exceptions.ConnectionError as exc:
+            sent = not _refused(exc)
+            what = "connection dropped before a complete response" if sent else "could not connect"
+            return TransportFailure(f"{what} ({type(exc).__name__})", sent=sent)
+        except requests.exceptions.RequestException as exc:
+            return TransportFailure(f"connection dropped before a complete response ({type(exc).__name__})",
+                                    sent=True)
+        headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in ("retry-after", "location")}
+        return ApiResponse(status=response.status_code, body=body, headers=headers)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _refused(exc: BaseException) -> bool:
+    """True when a ``requests`` ConnectionError happened while connecting (the request was never sent)."""
+    import urllib3.exceptions
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.NewConnectionError | urllib3.exceptions.NameResolutionError
+                      | ConnectionRefusedError | urllib3.exceptions.ConnectTimeoutError):
+            return True
+        reason = getattr(current, "reason", None)
+        nxt = reason if isinstance(reason, BaseException) else None
+        current = nxt or current.__cause__ or current.__context__
+        if current is None and exc.args and isinstance(exc.args[0], BaseException) and id(exc.args[0]) not in seen:
+            current = exc.args[0]
+    return False
+
+
+class HttpxTransport:
+    """Sends over one ``httpx.AsyncClient`` (a connection pool per client, closed with :meth:`aclose`)."""
+
+    def __init__(self, config: ClientConfig, client: httpx.AsyncClient | None = None) -> None:
+        import httpx
+
+        self.config = config
+        self.client = client or httpx.AsyncClient(
+            headers=_headers(config), timeout=config.timeout, follow_redirects=False, trust_env=False
+        )
+
+    async def __call__(self, request: ApiRequest) -> ApiResponse | TransportFailure:
+        import httpx
+
+        url = self.config.base_url + request.path
+        try:
+            response = await self.client.request(
+                request.method, url, params=list(request.params) or None,
+                data=dict(request.form) if request.form else None,
+                headers=None if self.client.headers.get("authorization") else _headers(self.config),
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
+            return TransportFailure(f"could not connect ({type(exc).__name__})", sent=False)
+        except httpx.TimeoutException:
+            return TransportFailure(f"no response within {self.config.timeout:g}s (read timeout)", sent=True)
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            return TransportFailure(f"connection dropped before a complete response ({type(exc).__name__})",
+                                    sent=True)
+        headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in ("retry-after", "location")}
+        return ApiResponse(status=response.status_code, body=response.content, headers=headers)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

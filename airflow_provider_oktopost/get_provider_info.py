@@ -1,0 +1,78 @@
+"""Provider metadata for Airflow's provider discovery (the ``apache_airflow_provider`` entry point).
+
+Airflow calls :func:`get_provider_info` in every CLI command, the scheduler and the API server, so this
+module imports nothing. From Airflow 3.2 the connection form is built from the declarative
+``ui-field-behaviour`` and ``conn-fields`` here, without importing the hook; 3.0 and 3.1 use the hook's
+``get_ui_field_behaviour`` / ``get_connection_form_widgets``, which read the same constants.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+VERSION = "0.1.0"
+INTEGRATION = "Oktopost"
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port"],
+    "relabeling": {"login": "Account ID", "password": "API Key", "host": "Base URL (optional)"},
+    "placeholders": {
+        "login": "001000000000001",
+        "password": "API key from Oktopost: My Profile > API",
+        "host": "https://api.oktopost.com/v2 (leave empty to use the region)",
+        "extra": '{"region": "us", "timeout": 30}',
+    },
+}
+
+CONN_FIELDS: dict[str, Any] = {
+    "region": {
+        "label": "Region",
+        "description": "Oktopost data center of the account: US (api.oktopost.com) or EU (eu-api.oktopost.com). "
+        "Ignored when a Base URL is set.",
+        "schema": {"type": "string", "enum": ["us", "eu"], "default": "us"},
+    },
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "description": "How long to wait for each API response. Default 30.",
+        "schema": {"type": ["number", "null"], "minimum": 1, "maximum": 600},
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """The provider-info dict Airflow validates against ``provider_info.schema.json``."""
+    return {
+        "package-name": "airflow-provider-oktopost",
+        "name": "Oktopost",
+        "description": "Connect, update, delete and wait for Oktopost integrations "
+        "(`Oktopost Integrations API <https://developers.oktopost.com/docs/integrations/integrations>`__).",
+        "versions": [VERSION],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://developers.oktopost.com/docs/integrations/integrations",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oktopost.hooks.oktopost"]}
+        ],
+        "operators": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oktopost.operators.oktopost"]}
+        ],
+        "sensors": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oktopost.sensors.oktopost"]}
+        ],
+        "triggers": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oktopost.triggers.oktopost"]}
+        ],
+        "connection-types": [
+            {
+                "connection-type": "oktopost",
+                "hook-class-name": "airflow_provider_oktopost.hooks.oktopost.OktopostHook",
+                "hook-name": "Oktopost",
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+                "conn-fields": CONN_FIELDS,
+            }
+        ],
+    }

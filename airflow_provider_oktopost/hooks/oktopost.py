@@ -1,0 +1,199 @@
+"""``OktopostHook``: the Oktopost Integrations API from a worker.
+
+The hook reads the Airflow connection, then hands every call to the shared core
+(:mod:`airflow_provider_oktopost.core.operations`) over a ``requests`` session. It makes no request when it is
+built, so creating one in a DAG file costs nothing; the connection is looked up on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow.providers.common.compat.sdk import BaseHook
+
+from airflow_provider_oktopost.core import operations as ops
+from airflow_provider_oktopost.core.config import ClientConfig, config_from_fields, normalize_extras
+from airflow_provider_oktopost.core.driver import run_sync
+from airflow_provider_oktopost.core.operations import Op
+from airflow_provider_oktopost.exceptions import OktopostError
+from airflow_provider_oktopost.models import Integration, IntegrationPage, Me
+
+if TYPE_CHECKING:
+    import requests
+
+    from airflow_provider_oktopost.core.transports import RequestsTransport
+
+T = TypeVar("T")
+
+
+class OktopostHook(BaseHook):
+    """Talks to the Oktopost Integrations API with an ``oktopost`` connection.
+
+    The connection holds the Account ID (Login), the API key (Password), the data center (extra ``region``:
+    ``us`` or ``eu``) or a full Base URL (Host) for a proxy or the sandbox, and optional extras ``timeout``
+    (seconds), ``max_retries`` and ``rate_limit_per_minute``.
+
+    :param oktopost_conn_id: The Airflow connection to use.
+    :param timeout: Seconds to wait for each response; overrides the connection's ``timeout`` extra.
+    :param max_retries: Retries of transient failures; overrides the connection's ``max_retries`` extra.
+    """
+
+    conn_name_attr = "oktopost_conn_id"
+    default_conn_name = "oktopost_default"
+    conn_type = "oktopost"
+    hook_name = "Oktopost"
+
+    def __init__(
+        self,
+        oktopost_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.oktopost_conn_id = oktopost_conn_id
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._transport: RequestsTransport | None = None
+
+    # ---- connection ------------------------------------------------------------------------------------
+
+    @cached_property
+    def config(self) -> ClientConfig:
+        """The checked connection settings; the API key is registered with Airflow's secrets masker."""
+        conn = self.get_connection(self.oktopost_conn_id)
+        config = config_from_fields(
+            self.oktopost_conn_id, login=conn.login, password=conn.password, host=conn.host,
+            extra=normalize_extras(conn.extra_dejson), timeout=self._timeout, max_retries=self._max_retries,
+        )
+        _mask(config)
+        return config
+
+    def get_conn(self) -> requests.Session:
+        """The ``requests.Session`` this hook reuses for every call (keep-alive)."""
+        return self._get_transport().session
+
+    def _get_transport(self) -> RequestsTransport:
+        if self._transport is None:
+            from airflow_provider_oktopost.core.transports import RequestsTransport
+
+            self._transport = RequestsTransport(self.config)
+        return self._transport
+
+    @cached_property
+    def _context(self) -> ops.Context:
+        return ops.Context.for_config(self.config)
+
+    def _run(self, op: Op[T]) -> T:
+        return run_sync(op, self._get_transport(), self.config.secrets)
+
+    def close(self) -> None:
+        """Close the HTTP session (it is also released when the hook is garbage collected)."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    # ---- API --------------------------------------------------------------------------------------------
+
+    def get_me(self) -> Me:
+        """The key's user and account (``GET /v2/me``)."""
+        return self._run(ops.get_me(self._context))
+
+    def list_integrations(self, type: str | None = None, page: int = 0, count: int = 25) -> IntegrationPage:
+        """One page of integrations: ``page`` is zero-based, ``count`` is 25, 50 or 100."""
+        return self._run(ops.list_page(self._context, type, page, count))
+
+    def iter_integrations(self, type: str | None = None) -> Iterator[Integration]:
+        """Every integration (optionally of one ``type``), fetched lazily 100 at a time.
+
+        Paging stops at ``Total``, on a short or empty page, and never goes past the pages the largest
+        ``Total`` seen allows; an integration that shifts between pages is yielded once.
+        """
+        page_no: int | None = 0
+        max_total = 0
+        seen: set[str] = set()
+        while page_no is not None:
+            page = self.list_integrations(type, page_no, ops.FULL_PAGE)
+            max_total = max(max_total, page.total)
+            for item in page.items:
+                if item.id not in seen:
+                    seen.add(item.id)
+                    yield item
+            page_no = ops.next_page(page, max_total)
+
+    def get_integration(self, integration_id: str, with_assets: bool = False) -> Integration:
+        """One integration; ``with_assets=True`` adds its social credentials and boards."""
+        return self._run(ops.get_integration(self._context, integration_id, with_assets))
+
+    def find_integrations(self, type: str, cname_id: str) -> list[Integration]:
+        """The integrations of ``type`` on the CNAME ``cname_id`` (normally zero or one)."""
+        return self._run(ops.find_integrations(self._context, type, cname_id))
+
+    def connect_integration(self, type: str, cname_id: str, **settings: Any) -> Integration:
+        """Connect a new integration; keyword arguments are type-specific settings.
+
+        Created exactly once: if the response is lost, the hook looks for the integration before it sends
+        the request again. The result has what the API answers (Id, Type, Status, State).
+        """
+        return self._run(ops.connect_integration(self._context, type, cname_id, settings))
+
+    def update_integration(
+        self, integration_id: str, state: str | None = None, cname_id: str | None = None, **settings: Any
+    ) -> None:
+        """Change an integration: ``state`` (``active``/``disabled``), its CNAME, or settings."""
+        self._run(ops.update_integration(self._context, integration_id, state, cname_id, settings))
+
+    def delete_integration(self, integration_id: str) -> None:
+        """Delete an integration (cannot be undone)."""
+        self._run(ops.delete_integration(self._context, integration_id))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the connection with ``GET /v2/me`` (the Test button in the connection form)."""
+        try:
+            me = self.get_me()
+        except (OktopostError, ValueError) as error:
+            return False, str(error)
+        return True, f"Connected to Oktopost account {me.account_name or '(unnamed)'} ({me.account_id})"
+
+    # ---- connection form (Airflow 3.0 / 3.1; 3.2+ reads get_provider_info instead) -----------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel the standard fields for Oktopost and hide the ones it does not use."""
+        from airflow_provider_oktopost.get_provider_info import UI_FIELD_BEHAVIOUR
+
+        return {
+            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
+            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields (region, timeout) for Airflow versions that build the form from the hook."""
+        from flask_babel import lazy_gettext
+        from wtforms import SelectField, StringField
+        from wtforms.validators import AnyOf, Optional
+
+        return {
+            "region": SelectField(
+                lazy_gettext("Region"), choices=[("us", "US"), ("eu", "EU")], default="us",
+                validators=[AnyOf(["us", "eu"])],
+            ),
+            "timeout": StringField(lazy_gettext("Timeout (seconds)"), validators=[Optional()]),
+        }
+
+
+def _mask(config: ClientConfig) -> None:
+    """Register the key, and the Basic-auth token derived from it, with Airflow's secrets masker."""
+    from airflow.providers.common.compat.sdk import mask_secret
+
+    from airflow_provider_oktopost.core.transports import basic_auth_header
+
+    for secret in (config.api_key, basic_auth_header(config).split(" ", 1)[1]):
+        mask_secret(secret)
+
+
+__all__ = ["OktopostHook"]

@@ -1,0 +1,188 @@
+"""Typed values for what the Oktopost Integrations API returns.
+
+The API answers loosely: dates as ``"YYYY-MM-DD HH:MM:SS"`` strings (sometimes unpadded, ``0000-00-00 00:00:00``
+for "unset", the docs even claim epoch seconds), statuses the docs do not list, integration types beyond the
+six documented ones. Parsing here is lenient on purpose, so a surprising value from the server never crashes
+a DAG; the untouched response is always kept in ``raw``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import pendulum
+from pendulum import DateTime
+
+
+class IntegrationStatus(str, Enum):
+    """Whether the integration's connection works (credentials valid, domain resolves...)."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+
+
+class IntegrationState(str, Enum):
+    """Whether the integration is switched on (``active``) or paused (``disabled``)."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+_DATE_RE = re.compile(r"^\s*(\d{1,4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?")
+
+
+def parse_datetime(value: object) -> DateTime | None:
+    """Parse an Oktopost timestamp as UTC; ``None`` for unset, empty or unparseable values.
+
+    Accepts ``"YYYY-MM-DD HH:MM:SS"`` (padded or not, with ``T`` or a space), a bare date and epoch seconds.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        try:
+            return pendulum.from_timestamp(float(value), tz="UTC") if value > 0 else None
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str):
+        return None
+    match = _DATE_RE.match(value)
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(g) if g else 0 for g in match.groups())
+    if year == 0:
+        return None
+    try:
+        return pendulum.datetime(year, month, day, hour, minute, second, tz="UTC")
+    except ValueError:
+        return None
+
+
+def _enum_or_str(enum: type[IntegrationStatus] | type[IntegrationState], value: object) -> Any:
+    """The enum member for a known value, else the raw string: unknown values must not crash parsing."""
+    text = "" if value is None else str(value)
+    try:
+        return enum(text.lower())
+    except ValueError:
+        return text
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+@dataclass(frozen=True)
+class Integration:
+    """One Oktopost integration.
+
+    ``status`` and ``state`` are :class:`IntegrationStatus` / :class:`IntegrationState` members when the
+    server sends a documented value, otherwise the raw string. ``type`` is a plain string: real accounts
+    have types beyond the six the docs list.
+    """
+
+    id: str
+    type: str
+    status: IntegrationStatus | str
+    state: IntegrationState | str
+    account_id: str | None = None
+    version: int | None = None
+    cname_id: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    assets: dict[str, Any] | None = None
+    created: DateTime | None = None
+    modified: DateTime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def is_ready(self) -> bool:
+        """True when the integration is usable: its connection is valid and it is active."""
+        return self.status == IntegrationStatus.VALID and self.state == IntegrationState.ACTIVE
+
+    def matches(self, status: str | None = None, state: str | None = None) -> bool:
+        """True when the integration has the given status and state (``None`` matches anything)."""
+        return (status is None or _value(self.status) == status) and (
+            state is None or _value(self.state) == state
+        )
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Integration:
+        """Build from an ``Integration`` object or a list item as the API returns it."""
+        version = data.get("Version")
+        settings = data.get("SettingsData")
+        assets = data.get("Assets")
+        return cls(
+            id=str(data.get("Id") or ""),
+            type=str(data.get("Type") or ""),
+            status=_enum_or_str(IntegrationStatus, data.get("Status")),
+            state=_enum_or_str(IntegrationState, data.get("State")),
+            account_id=_opt_str(data.get("AccountId")),
+            version=version if isinstance(version, int) and not isinstance(version, bool) else None,
+            cname_id=_opt_str(data.get("CnameId")),
+            settings=settings if isinstance(settings, dict) else {},
+            assets=assets if isinstance(assets, dict) else None,
+            created=parse_datetime(data.get("Created")),
+            modified=parse_datetime(data.get("Modified")),
+            raw=dict(data),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (for XCom and trigger events); dates as ISO 8601 UTC strings."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "status": _value(self.status),
+            "state": _value(self.state),
+            "account_id": self.account_id,
+            "version": self.version,
+            "cname_id": self.cname_id,
+            "settings": self.settings,
+            "assets": self.assets,
+            "created": self.created.isoformat() if self.created else None,
+            "modified": self.modified.isoformat() if self.modified else None,
+            "is_ready": self.is_ready,
+        }
+
+
+def _value(member: Enum | str) -> str:
+    return str(member.value) if isinstance(member, Enum) else member
+
+
+@dataclass(frozen=True)
+class IntegrationPage:
+    """One page of ``GET /v2/integration``: the items and the server's count of all matching rows."""
+
+    items: list[Integration]
+    total: int
+    page: int
+    count: int
+
+
+@dataclass(frozen=True)
+class Me:
+    """The result of ``GET /v2/me``: the key's user and account."""
+
+    user_id: str | None
+    user_name: str | None
+    user_email: str | None
+    account_id: str | None
+    account_name: str | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Me:
+        user = data.get("User") if isinstance(data.get("User"), dict) else {}
+        account = data.get("Account") if isinstance(data.get("Account"), dict) else {}
+        assert isinstance(user, dict) and isinstance(account, dict)  # narrowed above; for mypy
+        return cls(
+            user_id=_opt_str(user.get("Id")),
+            user_name=_opt_str(user.get("Name")),
+            user_email=_opt_str(user.get("Email")),
+            account_id=_opt_str(account.get("Id")),
+            account_name=_opt_str(account.get("Name")),
+            raw=dict(data),
+        )
+
+
+__all__ = ["Integration", "IntegrationPage", "IntegrationState", "IntegrationStatus", "Me", "parse_datetime"]
