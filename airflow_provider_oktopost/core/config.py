@@ -49,7 +49,9 @@ def _number(conn_id: str, key: str, value: object, *, integer: bool, minimum: fl
             f"Connection {conn_id!r}: extra {key!r} must be {kind}, got {value!r}"
         ) from None
     if not number >= minimum:
-        raise OktopostConfigError(f"Connection {conn_id!r}: extra {key!r} must be >= {minimum}, got {value!r}")
+        raise OktopostConfigError(
+            f"Connection {conn_id!r}: extra {key!r} must be >= {minimum}, got {value!r}"
+        )
     return number
 
 
@@ -113,15 +115,24 @@ def config_from_fields(
     base_url = resolve_base_url(conn_id, host, extras.get("region"))
     if timeout is None:
         raw_timeout = extras.get("timeout")
-        timeout = DEFAULT_TIMEOUT if raw_timeout in (None, "") else _number(
-            conn_id, "timeout", raw_timeout, integer=False, minimum=0.001)
+        timeout = (
+            DEFAULT_TIMEOUT
+            if raw_timeout in (None, "")
+            else _number(conn_id, "timeout", raw_timeout, integer=False, minimum=0.001)
+        )
     if max_retries is None:
         raw_retries = extras.get("max_retries")
-        max_retries = DEFAULT_MAX_RETRIES if raw_retries in (None, "") else int(
-            _number(conn_id, "max_retries", raw_retries, integer=True, minimum=0))
+        max_retries = (
+            DEFAULT_MAX_RETRIES
+            if raw_retries in (None, "")
+            else int(_number(conn_id, "max_retries", raw_retries, integer=True, minimum=0))
+        )
     raw_rate = extras.get("rate_limit_per_minute")
-    rate = DEFAULT_PER_MINUTE if raw_rate in (None, "") else int(
-        _number(conn_id, "rate_limit_per_minute", raw_rate, integer=True, minimum=1))
+    rate = (
+        DEFAULT_PER_MINUTE
+        if raw_rate in (None, "")
+        else int(_number(conn_id, "rate_limit_per_minute", raw_rate, integer=True, minimum=1))
+    )
     return ClientConfig(
         base_url=base_url,
         account_id=login.strip(),
@@ -138,6 +149,6 @@ def normalize_extras(extra: Mapping[str, Any]) -> dict[str, Any]:
     prefix = "extra__oktopost__"
     out = {k: v for k, v in extra.items() if not k.startswith(prefix)}
     for key, value in extra.items():
-        if key.startswith(prefix) and out.get(key[len(prefix):]) in (None, ""):
-            out[key[len(prefix):]] = value
+        if key.startswith(prefix) and out.get(key[len(prefix) :]) in (None, ""):
+            out[key[len(prefix) :]] = value
     return out

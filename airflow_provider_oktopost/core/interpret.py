@@ -1,7 +1,8 @@
 """Reading responses: turn a status and a body into data, or into the right typed error.
 
-The API signals failure in several ways at once: the HTTP status, a ``"Result": false`` body (sometimes with
-HTTP 200), and an ``Errors`` field that may be a list of strings, a dict of dicts with any inner keys, or ``[]``.
+The API signals failure in several ways at once: the HTTP status, a ``"Result": false`` body (sometimes
+with HTTP 200), and an ``Errors`` field that may be a list of strings, a dict of dicts with any inner keys,
+or ``[]``.
 Every path ends either in a dict of data or in an :class:`~airflow_provider_oktopost.exceptions.OktopostError`
 subclass; nothing else escapes, whatever bytes arrive.
 """
@@ -9,6 +10,7 @@ subclass; nothing else escapes, whatever bytes arrive.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -82,7 +84,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
             seconds = parsedate_to_datetime(value).timestamp() - now
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+    if math.isnan(seconds) or math.isinf(seconds):
         return None
     return min(max(seconds, 0.0), 86400.0)
 
@@ -96,14 +98,15 @@ def _decode(body: bytes) -> tuple[bool, Any]:
         return False, None
 
 
-def interpret(
-    request: ApiRequest, reply: ApiResponse | TransportFailure, now: float
-) -> Outcome:
+def interpret(request: ApiRequest, reply: ApiResponse | TransportFailure, now: float) -> Outcome:
     """Judge one attempt. ``now`` (epoch seconds) is only used to read a date-form ``Retry-After``."""
     where = request.describe()
+    error: OktopostError
     if isinstance(reply, TransportFailure):
         error = OktopostTransportError(
-            f"{where} failed: {reply.reason}", method=request.method, path=request.path,
+            f"{where} failed: {reply.reason}",
+            method=request.method,
+            path=request.path,
             outcome_unknown=reply.sent,
         )
         return Outcome(error=error, retryable=True, committed_unknown=reply.sent)
@@ -114,32 +117,48 @@ def interpret(
     if not parsed and reply.body.strip() and status >= 400:
         messages = (_clean(reply.body.decode("utf-8", "replace")),)
     detail = "; ".join(messages) if messages else "no error message"
-    common: dict[str, Any] = {"method": request.method, "path": request.path, "status": status,
-                              "errors": messages}
+    common: dict[str, Any] = {
+        "method": request.method,
+        "path": request.path,
+        "status": status,
+        "errors": messages,
+    }
     prefix = f"{where} failed: HTTP {status}"
 
     if status == 429:
         hint = parse_retry_after(reply.headers.get("retry-after"), now)
         error = OktopostRateLimitError(
             f"{prefix}: rate limited by Oktopost"
-            + (f"; retry after {hint:.0f}s" if hint is not None else
-               f"; the API blocks a key for about {DEFAULT_RATE_LIMIT_BLOCK / 60:.0f} minutes after a burst"),
-            retry_after=hint if hint is not None else DEFAULT_RATE_LIMIT_BLOCK, **common,
+            + (
+                f"; retry after {hint:.0f}s"
+                if hint is not None
+                else f"; the API blocks a key for about {DEFAULT_RATE_LIMIT_BLOCK / 60:.0f} minutes "
+                "after a burst"
+            ),
+            retry_after=hint if hint is not None else DEFAULT_RATE_LIMIT_BLOCK,
+            **common,
         )
         return Outcome(error=error, retryable=True, retry_after=hint)
     if 500 <= status <= 599:
         error = OktopostServerError(f"{prefix}: {detail}", **common)
         return Outcome(error=error, retryable=True, committed_unknown=True)
     if status in (401, 403):
-        hint = ("check the Account ID and API key" if status == 401
-                else "the key's user may not do this, or API access is disabled for the account")
-        return Outcome(error=OktopostAuthError(f"{prefix}: {detail} ({hint})", **common))
+        advice = (
+            "check the Account ID and API key"
+            if status == 401
+            else "the key's user may not do this, or API access is disabled for the account"
+        )
+        return Outcome(error=OktopostAuthError(f"{prefix}: {detail} ({advice})", **common))
     if status == 404:
         return Outcome(error=OktopostNotFoundError(f"{prefix}: {detail}", **common))
     if 300 <= status <= 399:
-        return Outcome(error=OktopostApiError(
-            f"{prefix}: unexpected redirect; redirects are not followed so that credentials never "
-            "leave the configured host (check the connection's Base URL and region)", **common))
+        return Outcome(
+            error=OktopostApiError(
+                f"{prefix}: unexpected redirect; redirects are not followed so that credentials never "
+                "leave the configured host (check the connection's Base URL and region)",
+                **common,
+            )
+        )
     if status >= 400 or status < 200:
         return Outcome(error=OktopostApiError(f"{prefix}: {detail}", **common))
 

@@ -84,7 +84,9 @@ def call(ctx: Context, request: ApiRequest, *, gone_means_done: bool = False) ->
         if delay is None:
             raise error
         attempt += 1
-        log.warning("%s; retry %d of %d in %.1fs", error.message, attempt, ctx.config.retry.max_retries, delay)
+        log.warning(
+            "%s; retry %d of %d in %.1fs", error.message, attempt, ctx.config.retry.max_retries, delay
+        )
         if error.status == 429:
             ctx.throttle.pause(delay)  # every caller of this account holds back, not only this one
         else:
@@ -103,7 +105,9 @@ def list_page(ctx: Context, type: str | None = None, page: int = 0, count: int =
     total = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else len(items)
     return IntegrationPage(
         items=[Integration.from_api(item) for item in items if isinstance(item, dict)],
-        total=total, page=page, count=count,
+        total=total,
+        page=page,
+        count=count,
     )
 
 
@@ -164,16 +168,19 @@ def connect_integration(
         try:
             data = yield from call(ctx, request)
         except UnknownOutcome as unknown:
-            existing = yield from find_integrations(ctx, type, cname_id)
-            if existing:
-                log.warning("%s; the integration was created anyway: %s", unknown.error.message, existing[0].id)
-                return existing[0]
             delay = ctx.config.retry.delay(recoveries)
             if delay is None:
                 raise unknown.error from None
             recoveries += 1
-            log.warning("%s; not created, sending again in %.1fs", unknown.error.message, delay)
+            # Wait first: a server still working on the lost request must get to commit it before we
+            # look, or the look would miss it and the request would be sent a second time.
+            log.warning("%s; checking in %.1fs whether it was created anyway", unknown.error.message, delay)
             yield Sleep(delay)
+            existing = yield from find_integrations(ctx, type, cname_id)
+            if existing:
+                log.warning("The integration was created anyway: %s", existing[0].id)
+                return existing[0]
+            log.warning("%s: the integration was not created; sending it again", request.describe())
             continue
         raw = dict(_integration_object(data, None))
         raw.setdefault("Type", type)

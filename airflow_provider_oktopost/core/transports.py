@@ -29,7 +29,11 @@ def basic_auth_header(config: ClientConfig) -> str:
 
 
 def _headers(config: ClientConfig) -> dict[str, str]:
-    return {"User-Agent": USER_AGENT, "Accept": "application/json", "Authorization": basic_auth_header(config)}
+    return {
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+        "Authorization": basic_auth_header(config),
+    }
 
 
 class RequestsTransport:
@@ -49,8 +53,12 @@ class RequestsTransport:
         url = self.config.base_url + request.path
         try:
             response = self.session.request(
-                request.method, url, params=list(request.params) or None,
-                data=list(request.form) or None, timeout=self.config.timeout, allow_redirects=False,
+                request.method,
+                url,
+                params=list(request.params) or None,
+                data=list(request.form) or None,
+                timeout=self.config.timeout,
+                allow_redirects=False,
             )
             body = response.content
         except (requests.exceptions.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
@@ -62,9 +70,12 @@ class RequestsTransport:
             what = "connection dropped before a complete response" if sent else "could not connect"
             return TransportFailure(f"{what} ({type(exc).__name__})", sent=sent)
         except requests.exceptions.RequestException as exc:
-            return TransportFailure(f"connection dropped before a complete response ({type(exc).__name__})",
-                                    sent=True)
-        headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in ("retry-after", "location")}
+            return TransportFailure(
+                f"connection dropped before a complete response ({type(exc).__name__})", sent=True
+            )
+        headers = {
+            k.lower(): v for k, v in response.headers.items() if k.lower() in ("retry-after", "location")
+        }
         return ApiResponse(status=response.status_code, body=body, headers=headers)
 
     def close(self) -> None:
@@ -79,13 +90,23 @@ def _refused(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, urllib3.exceptions.NewConnectionError | urllib3.exceptions.NameResolutionError
-                      | ConnectionRefusedError | urllib3.exceptions.ConnectTimeoutError):
+        if isinstance(
+            current,
+            urllib3.exceptions.NewConnectionError
+            | urllib3.exceptions.NameResolutionError
+            | ConnectionRefusedError
+            | urllib3.exceptions.ConnectTimeoutError,
+        ):
             return True
         reason = getattr(current, "reason", None)
         nxt = reason if isinstance(reason, BaseException) else None
         current = nxt or current.__cause__ or current.__context__
-        if current is None and exc.args and isinstance(exc.args[0], BaseException) and id(exc.args[0]) not in seen:
+        if (
+            current is None
+            and exc.args
+            and isinstance(exc.args[0], BaseException)
+            and id(exc.args[0]) not in seen
+        ):
             current = exc.args[0]
     return False
 
@@ -107,18 +128,28 @@ class HttpxTransport:
         url = self.config.base_url + request.path
         try:
             response = await self.client.request(
-                request.method, url, params=list(request.params) or None,
+                request.method,
+                url,
+                params=list(request.params) or None,
                 data=dict(request.form) if request.form else None,
                 headers=None if self.client.headers.get("authorization") else _headers(self.config),
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
+        except (
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            httpx.PoolTimeout,
+            httpx.UnsupportedProtocol,
+        ) as exc:
             return TransportFailure(f"could not connect ({type(exc).__name__})", sent=False)
         except httpx.TimeoutException:
             return TransportFailure(f"no response within {self.config.timeout:g}s (read timeout)", sent=True)
         except (httpx.TransportError, httpx.DecodingError) as exc:
-            return TransportFailure(f"connection dropped before a complete response ({type(exc).__name__})",
-                                    sent=True)
-        headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in ("retry-after", "location")}
+            return TransportFailure(
+                f"connection dropped before a complete response ({type(exc).__name__})", sent=True
+            )
+        headers = {
+            k.lower(): v for k, v in response.headers.items() if k.lower() in ("retry-after", "location")
+        }
         return ApiResponse(status=response.status_code, body=response.content, headers=headers)
 
     async def aclose(self) -> None:

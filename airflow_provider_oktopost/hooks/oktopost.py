@@ -65,8 +65,13 @@ class OktopostHook(BaseHook):
         """The checked connection settings; the API key is registered with Airflow's secrets masker."""
         conn = self.get_connection(self.oktopost_conn_id)
         config = config_from_fields(
-            self.oktopost_conn_id, login=conn.login, password=conn.password, host=conn.host,
-            extra=normalize_extras(conn.extra_dejson), timeout=self._timeout, max_retries=self._max_retries,
+            self.oktopost_conn_id,
+            login=conn.login,
+            password=conn.password,
+            host=conn.host,
+            extra=normalize_extras(conn.extra_dejson),
+            timeout=self._timeout,
+            max_retries=self._max_retries,
         )
         _mask(config)
         return config
@@ -179,7 +184,9 @@ class OktopostHook(BaseHook):
 
         return {
             "region": SelectField(
-                lazy_gettext("Region"), choices=[("us", "US"), ("eu", "EU")], default="us",
+                lazy_gettext("Region"),
+                choices=[("us", "US"), ("eu", "EU")],
+                default="us",
                 validators=[AnyOf(["us", "eu"])],
             ),
             "timeout": StringField(lazy_gettext("Timeout (seconds)"), validators=[Optional()]),

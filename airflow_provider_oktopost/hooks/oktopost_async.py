@@ -1,0 +1,109 @@
+"""``OktopostAsyncClient``: read-only Oktopost calls for the triggerer's event loop.
+
+Only reads live here. Connecting, updating and deleting happen in workers (:class:`OktopostHook`), where a
+failure is retried by Airflow and never leaves a half-done change inside a triggerer. Everything is awaited:
+the connection lookup goes through common-compat's ``get_async_connection`` (which never calls the sync
+secrets masker on the loop), waits are ``asyncio.sleep``, and HTTP is ``httpx`` with one connection pool per
+client. The requests and the decisions are the same core operations the sync hook runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import TYPE_CHECKING, TypeVar
+
+from airflow_provider_oktopost.core import operations as ops
+from airflow_provider_oktopost.core.config import ClientConfig, config_from_fields, normalize_extras
+from airflow_provider_oktopost.core.driver import run_async
+from airflow_provider_oktopost.core.operations import Op
+from airflow_provider_oktopost.models import Integration, IntegrationPage, Me
+
+if TYPE_CHECKING:
+    import httpx
+
+    from airflow_provider_oktopost.core.transports import HttpxTransport
+
+T = TypeVar("T")
+
+
+async def aget_client_config(oktopost_conn_id: str) -> ClientConfig:
+    """Look an ``oktopost`` connection up without blocking the event loop, and check it."""
+    from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+
+    conn = await get_async_connection(oktopost_conn_id)
+    extra = await get_async_extra_dejson(conn)
+    return config_from_fields(
+        oktopost_conn_id,
+        login=conn.login,
+        password=conn.password,
+        host=conn.host,
+        extra=normalize_extras(extra),
+    )
+
+
+class OktopostAsyncClient:
+    """Async reads of the Oktopost Integrations API; use as ``async with OktopostAsyncClient(config)``.
+
+    :param config: Checked settings, e.g. from :func:`aget_client_config`.
+    :param client: An ``httpx.AsyncClient`` to share (its owner closes it); by default the client makes its
+        own pool and closes it on exit.
+    """
+
+    def __init__(self, config: ClientConfig, client: httpx.AsyncClient | None = None) -> None:
+        from airflow_provider_oktopost.core.transports import HttpxTransport
+
+        self.config = config
+        self._owns_client = client is None
+        self._transport: HttpxTransport = HttpxTransport(config, client)
+        self._context = ops.Context.for_config(config)
+
+    @classmethod
+    async def from_conn_id(cls, oktopost_conn_id: str = "oktopost_default") -> OktopostAsyncClient:
+        return cls(await aget_client_config(oktopost_conn_id))
+
+    async def __aenter__(self) -> OktopostAsyncClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._transport.aclose()
+
+    async def _run(self, op: Op[T]) -> T:
+        return await run_async(op, self._transport, self.config.secrets)
+
+    async def get_me(self) -> Me:
+        return await self._run(ops.get_me(self._context))
+
+    async def get_integration(self, integration_id: str, with_assets: bool = False) -> Integration:
+        return await self._run(ops.get_integration(self._context, integration_id, with_assets))
+
+    async def list_integrations(
+        self, type: str | None = None, page: int = 0, count: int = 25
+    ) -> IntegrationPage:
+        return await self._run(ops.list_page(self._context, type, page, count))
+
+    async def iter_integrations(self, type: str | None = None) -> AsyncIterator[Integration]:
+        """Every integration, 100 per request, with the same stopping rules as the sync hook."""
+        page_no: int | None = 0
+        max_total = 0
+        seen: set[str] = set()
+        while page_no is not None:
+            page = await self.list_integrations(type, page_no, ops.FULL_PAGE)
+            max_total = max(max_total, page.total)
+            for item in page.items:
+                if item.id not in seen:
+                    seen.add(item.id)
+                    yield item
+            page_no = ops.next_page(page, max_total)
+
+    async def find_integrations(self, type: str, cname_id: str) -> list[Integration]:
+        return await self._run(ops.find_integrations(self._context, type, cname_id))
+
+
+__all__ = ["OktopostAsyncClient", "aget_client_config"]
