@@ -17,19 +17,43 @@ sandbox package itself stays free of Airflow.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
 def run_dag(dag: Any, run_conf: dict[str, Any] | None = None, **kwargs: Any) -> Any:
     """Run one DAG run of ``dag`` in this process (deferred tasks' triggers run inline) and return it.
 
-    The DAG's file must be inside ``[core] dags_folder`` and the metadata database migrated.
+    The metadata database must be migrated. For the run, ``[core] dags_folder`` is the directory of the
+    DAG's file: ``dag.test()`` only runs DAGs inside the DAGs folder, and (on 3.1+) parses that folder, which
+    must not be a test directory full of unrelated modules.
     """
-    if hasattr(dag, "test"):
-        return dag.test(run_conf=run_conf, **kwargs)
-    from airflow.models.dag import DAG as SchedulerDAG
+    with _dags_folder(os.path.dirname(os.path.abspath(dag.fileloc))):
+        if hasattr(dag, "test"):
+            return dag.test(run_conf=run_conf, **kwargs)
+        from airflow.models.dag import DAG as SchedulerDAG
 
-    return SchedulerDAG.from_sdk_dag(dag).test(run_conf=run_conf, **kwargs)
+        return SchedulerDAG.from_sdk_dag(dag).test(run_conf=run_conf, **kwargs)
+
+
+@contextmanager
+def _dags_folder(folder: str) -> Iterator[None]:
+    from airflow import settings
+
+    key = "AIRFLOW__CORE__DAGS_FOLDER"
+    old = os.environ.get(key)
+    os.environ[key] = folder
+    settings.configure_vars()  # settings.DAGS_FOLDER is read once; refresh it from the environment
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
+        settings.configure_vars()
 
 
 def task_states(dag_run: Any) -> dict[str, str | None]:

@@ -24,8 +24,15 @@ def oktopost_sandbox_server() -> Iterator[OktopostSandbox]:
 
 @pytest.fixture
 def oktopost_sandbox(oktopost_sandbox_server: OktopostSandbox) -> OktopostSandbox:
-    """The session's sandbox, reset (state and config) for this test."""
+    """The session's sandbox, reset (state and config) for this test.
+
+    The provider's per-account call budget is reset too: it lives for the whole process, and a long test
+    session must not slow down later tests because earlier ones used up the sandbox account's minute.
+    """
+    from airflow_provider_oktopost.core.throttle import reset_registry
+
     oktopost_sandbox_server.reset(restore_config=True)
+    reset_registry()
     return oktopost_sandbox_server
 
 
