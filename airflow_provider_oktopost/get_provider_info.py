@@ -27,9 +27,16 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 CONN_FIELDS: dict[str, Any] = {
     "region": {
         "label": "Region",
-        "description": "Oktopost data center of the account: US (api.oktopost.com) or EU (eu-api.oktopost.com). "
+        "description": "Oktopost data center of the account: US (api.oktopost.com) or EU "
+        "(eu-api.oktopost.com). "
         "Ignored when a Base URL is set.",
-        "schema": {"type": "string", "enum": ["us", "eu"], "default": "us"},
+        # values_display: the form shows "US"/"EU" and stores "us"/"eu" (as the 3.0/3.1 SelectField does).
+        "schema": {
+            "type": "string",
+            "enum": ["us", "eu"],
+            "default": "us",
+            "values_display": {"us": "US", "eu": "EU"},
+        },
     },
     "timeout": {
         "label": "Timeout (seconds)",
@@ -58,13 +65,22 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oktopost.hooks.oktopost"]}
         ],
         "operators": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oktopost.operators.oktopost"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_oktopost.operators.oktopost"],
+            }
         ],
         "sensors": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oktopost.sensors.oktopost"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_oktopost.sensors.oktopost"],
+            }
         ],
         "triggers": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oktopost.triggers.oktopost"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_oktopost.triggers.oktopost"],
+            }
         ],
         "connection-types": [
             {

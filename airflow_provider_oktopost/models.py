@@ -1,30 +1,30 @@
 """Typed values for what the Oktopost Integrations API returns.
 
-The API answers loosely: dates as ``"YYYY-MM-DD HH:MM:SS"`` strings (sometimes unpadded, ``0000-00-00 00:00:00``
-for "unset", the docs even claim epoch seconds), statuses the docs do not list, integration types beyond the
-six documented ones. Parsing here is lenient on purpose, so a surprising value from the server never crashes
-a DAG; the untouched response is always kept in ``raw``.
+The API answers loosely: dates as ``"YYYY-MM-DD HH:MM:SS"`` strings (sometimes unpadded,
+``0000-00-00 00:00:00`` for "unset", the docs even claim epoch seconds), statuses the docs do not list,
+integration types beyond the six documented ones. Parsing here is lenient on purpose, so a surprising value
+from the server never crashes a DAG; the untouched response is always kept in ``raw``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 import pendulum
 from pendulum import DateTime
 
 
-class IntegrationStatus(str, Enum):
+class IntegrationStatus(StrEnum):
     """Whether the integration's connection works (credentials valid, domain resolves...)."""
 
     VALID = "valid"
     INVALID = "invalid"
 
 
-class IntegrationState(str, Enum):
+class IntegrationState(StrEnum):
     """Whether the integration is switched on (``active``) or paused (``disabled``)."""
 
     ACTIVE = "active"

@@ -45,7 +45,7 @@ def _dags_folder(folder: str) -> Iterator[None]:
     key = "AIRFLOW__CORE__DAGS_FOLDER"
     old = os.environ.get(key)
     os.environ[key] = folder
-    settings.configure_vars()  # settings.DAGS_FOLDER is read once; refresh it from the environment
+    settings.configure_vars()  # type: ignore[no-untyped-call]  # DAGS_FOLDER is read once: refresh it
     try:
         yield
     finally:
@@ -53,7 +53,7 @@ def _dags_folder(folder: str) -> Iterator[None]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = old
-        settings.configure_vars()
+        settings.configure_vars()  # type: ignore[no-untyped-call]
 
 
 def task_states(dag_run: Any) -> dict[str, str | None]:

@@ -27,7 +27,9 @@ def test_eu_region_and_case() -> None:
 
 
 def test_host_overrides_region() -> None:
-    assert make(host="http://127.0.0.1:8099/v2", extra={"region": "eu"}).base_url == "http://127.0.0.1:8099/v2"
+    assert (
+        make(host="http://127.0.0.1:8099/v2", extra={"region": "eu"}).base_url == "http://127.0.0.1:8099/v2"
+    )
     assert make(host="proxy.example.com").base_url == "https://proxy.example.com/v2"
     assert make(host="https://proxy.example.com/").base_url == "https://proxy.example.com/v2"
 
@@ -61,8 +63,15 @@ def test_base_url_with_credentials_is_refused_without_echoing_them() -> None:
 
 
 def test_caller_overrides_extras() -> None:
-    config = config_from_fields("c", login="001", password="k", host=None,
-                                extra={"timeout": 5, "max_retries": 9}, timeout=2, max_retries=0)
+    config = config_from_fields(
+        "c",
+        login="001",
+        password="k",
+        host=None,
+        extra={"timeout": 5, "max_retries": 9},
+        timeout=2,
+        max_retries=0,
+    )
     assert config.timeout == 2 and config.retry.max_retries == 0
 
 

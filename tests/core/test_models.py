@@ -14,9 +14,16 @@ from airflow_provider_oktopost.models import (
 )
 
 DOC_ITEM = {
-    "Id": "014000000000001", "Created": "2016-12-18 12:47:58", "Modified": "2017-05-21 11:02:55",
-    "Status": "valid", "State": "active", "AccountId": "001000000000001", "Type": "facebook", "Version": 1,
-    "CnameId": None, "SettingsData": {"pixel": "1"},
+    "Id": "014000000000001",
+    "Created": "2016-12-18 12:47:58",
+    "Modified": "2017-05-21 11:02:55",
+    "Status": "valid",
+    "State": "active",
+    "AccountId": "001000000000001",
+    "Type": "facebook",
+    "Version": 1,
+    "CnameId": None,
+    "SettingsData": {"pixel": "1"},
 }
 
 
@@ -55,8 +62,17 @@ def test_dates(value: object, expected: object) -> None:
 
 
 def test_unknown_values_are_kept_as_strings() -> None:
-    item = Integration.from_api({"Id": "014x", "Type": "eloqua", "Status": "pending", "State": "paused",
-                                 "Version": "two", "SettingsData": [], "Assets": "none"})
+    item = Integration.from_api(
+        {
+            "Id": "014x",
+            "Type": "eloqua",
+            "Status": "pending",
+            "State": "paused",
+            "Version": "two",
+            "SettingsData": [],
+            "Assets": "none",
+        }
+    )
     assert item.status == "pending" and item.state == "paused"
     assert not item.is_ready
     assert item.type == "eloqua" and item.version is None and item.settings == {} and item.assets is None
@@ -69,7 +85,12 @@ def test_empty_object() -> None:
 
 
 def test_me() -> None:
-    me = Me.from_api({"Result": True, "User": {"Id": "00A1", "Name": "Ann", "Email": "a@x"},
-                      "Account": {"Id": "001", "Name": "Acme"}})
+    me = Me.from_api(
+        {
+            "Result": True,
+            "User": {"Id": "00A1", "Name": "Ann", "Email": "a@x"},
+            "Account": {"Id": "001", "Name": "Acme"},
+        }
+    )
     assert (me.user_name, me.account_id, me.account_name) == ("Ann", "001", "Acme")
     assert Me.from_api({"User": "x"}).account_id is None

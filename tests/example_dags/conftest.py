@@ -10,6 +10,7 @@ import pytest
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.testing import OktopostSandbox
 
+
 @pytest.fixture
 def sandbox(airflow_db: Path, oktopost_connection_env: OktopostSandbox) -> Iterator[OktopostSandbox]:
     """The sandbox behind ``oktopost_default`` (reset, with a fresh client budget)."""

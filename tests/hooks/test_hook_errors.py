@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import SleepRecorder
 
 from airflow_provider_oktopost.exceptions import (
     OktopostApiError,
@@ -19,21 +20,33 @@ from airflow_provider_oktopost.exceptions import (
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.testing import Fault, OktopostSandbox
 
-from support import SleepRecorder
-
 LIST = r"/v2/integration"
 ONE = r"/v2/integration/.+"
 
 
-def status(code: int, times: int | None = 1, path: str | None = None, method: str | None = None,
-           body: str | None = None, **headers: str) -> Fault:
-    return Fault(kind="status", status=code, times=times, path=path, method=method, body=body,
-                 headers={k.replace("_", "-").title(): v for k, v in headers.items()})
+def status(
+    code: int,
+    times: int | None = 1,
+    path: str | None = None,
+    method: str | None = None,
+    body: str | None = None,
+    **headers: str,
+) -> Fault:
+    return Fault(
+        kind="status",
+        status=code,
+        times=times,
+        path=path,
+        method=method,
+        body=body,
+        headers={k.replace("_", "-").title(): v for k, v in headers.items()},
+    )
 
 
 @pytest.mark.parametrize("code", [500, 502, 503, 504])
-def test_5xx_is_retried_with_backoff_then_succeeds(sandbox: OktopostSandbox, no_sleep: SleepRecorder,
-                                                   code: int) -> None:
+def test_5xx_is_retried_with_backoff_then_succeeds(
+    sandbox: OktopostSandbox, no_sleep: SleepRecorder, code: int
+) -> None:
     sandbox.inject(status(code, times=2))
     assert OktopostHook().get_me().account_id == sandbox.account_id
     assert sandbox.count() == 3
@@ -64,8 +77,9 @@ def test_429_with_retry_after_is_honoured(sandbox: OktopostSandbox, no_sleep: Sl
     assert 7 in no_sleep.slept or pytest.approx(7, abs=0.01) == sum(no_sleep.slept)
 
 
-def test_429_without_hint_raises_with_the_documented_block(sandbox: OktopostSandbox,
-                                                           no_sleep: SleepRecorder) -> None:
+def test_429_without_hint_raises_with_the_documented_block(
+    sandbox: OktopostSandbox, no_sleep: SleepRecorder
+) -> None:
     sandbox.inject(status(429, times=None, body=""))
     with pytest.raises(OktopostRateLimitError) as info:
         OktopostHook(max_retries=2).list_integrations()
@@ -95,21 +109,37 @@ def test_the_sandbox_block_is_a_rate_limit_error(sandbox: OktopostSandbox, no_sl
 @pytest.mark.parametrize(
     ("fault", "cls", "text"),
     [
-        (status(400, body=json.dumps({"Result": False, "Errors": {"Param": {"get": "Missing value"}}})),
-         OktopostApiError, "Missing value"),
-        (status(409, body=json.dumps({"Result": False, "Errors": ["Conflict here"]})), OktopostApiError,
-         "Conflict here"),
-        (status(200, body=json.dumps({"Result": False, "Errors": {"api": {"message": "nope"}}})),
-         OktopostApiError, "Result false: nope"),
-        (status(403, body=json.dumps({"Result": False, "Errors": {"api": {"message": "disabled"}}})),
-         OktopostAuthError, "disabled"),
-        (status(404, body=json.dumps({"Result": False, "Errors": []})), OktopostNotFoundError,
-         "no error message"),
+        (
+            status(400, body=json.dumps({"Result": False, "Errors": {"Param": {"get": "Missing value"}}})),
+            OktopostApiError,
+            "Missing value",
+        ),
+        (
+            status(409, body=json.dumps({"Result": False, "Errors": ["Conflict here"]})),
+            OktopostApiError,
+            "Conflict here",
+        ),
+        (
+            status(200, body=json.dumps({"Result": False, "Errors": {"api": {"message": "nope"}}})),
+            OktopostApiError,
+            "Result false: nope",
+        ),
+        (
+            status(403, body=json.dumps({"Result": False, "Errors": {"api": {"message": "disabled"}}})),
+            OktopostAuthError,
+            "disabled",
+        ),
+        (
+            status(404, body=json.dumps({"Result": False, "Errors": []})),
+            OktopostNotFoundError,
+            "no error message",
+        ),
         (Fault(kind="redirect", location="https://evil.example.com/v2/me"), OktopostApiError, "redirect"),
     ],
 )
-def test_permanent_errors_fail_at_once(sandbox: OktopostSandbox, no_sleep: SleepRecorder, fault: Fault,
-                                       cls: type[OktopostError], text: str) -> None:
+def test_permanent_errors_fail_at_once(
+    sandbox: OktopostSandbox, no_sleep: SleepRecorder, fault: Fault, cls: type[OktopostError], text: str
+) -> None:
     sandbox.inject(fault)
     with pytest.raises(cls, match=text):
         OktopostHook().get_me()
@@ -117,8 +147,9 @@ def test_permanent_errors_fail_at_once(sandbox: OktopostSandbox, no_sleep: Sleep
     assert no_sleep.slept == []
 
 
-def test_wrong_key_is_an_auth_error_without_the_key(sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch,
-                                                     no_sleep: SleepRecorder) -> None:
+def test_wrong_key_is_an_auth_error_without_the_key(
+    sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch, no_sleep: SleepRecorder
+) -> None:
     conn = sandbox.connection_dict() | {"password": "wrong-key-SECRET-123"}
     monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", json.dumps(conn))
     with pytest.raises(OktopostAuthError, match="HTTP 401") as info:
@@ -136,8 +167,9 @@ def test_forbidden_key_is_an_auth_error(sandbox: OktopostSandbox, no_sleep: Slee
 
 
 @pytest.mark.parametrize("kind", ["malformed", "empty", "drop"])
-def test_unreadable_or_dropped_reads_are_retried(sandbox: OktopostSandbox, no_sleep: SleepRecorder,
-                                                 kind: str) -> None:
+def test_unreadable_or_dropped_reads_are_retried(
+    sandbox: OktopostSandbox, no_sleep: SleepRecorder, kind: str
+) -> None:
     sandbox.inject(Fault(kind=kind, times=2))  # type: ignore[arg-type]
     assert OktopostHook().get_me().account_id == sandbox.account_id
     assert sandbox.count() == 3
@@ -149,8 +181,9 @@ def test_read_timeout_is_retried(sandbox: OktopostSandbox, no_sleep: SleepRecord
     assert len(no_sleep.slept) == 1  # one retry; the slow first request is logged when the server finishes it
 
 
-def test_connection_refused_is_a_transport_error(sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch,
-                                                 no_sleep: SleepRecorder) -> None:
+def test_connection_refused_is_a_transport_error(
+    sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch, no_sleep: SleepRecorder
+) -> None:
     import socket
 
     with socket.socket() as s:
@@ -167,7 +200,9 @@ def test_connection_refused_is_a_transport_error(sandbox: OktopostSandbox, monke
 # ---- exactly-once creates ----------------------------------------------------------------------------------
 
 
-def test_lost_response_to_connect_creates_exactly_one(sandbox: OktopostSandbox, no_sleep: SleepRecorder) -> None:
+def test_lost_response_to_connect_creates_exactly_one(
+    sandbox: OktopostSandbox, no_sleep: SleepRecorder
+) -> None:
     sandbox.inject(Fault(kind="lost_response", method="POST", path=LIST))
     created = OktopostHook().connect_integration("cd", "0CN000000000042")
     assert [i["Id"] for i in sandbox.integrations] == [created.id]
@@ -175,13 +210,17 @@ def test_lost_response_to_connect_creates_exactly_one(sandbox: OktopostSandbox, 
     assert sandbox.count(method="GET", path_regex=LIST) >= 1
 
 
-@pytest.mark.parametrize("fault", [
-    Fault(kind="drop", method="POST", path=LIST),
-    Fault(kind="status", status=503, method="POST", path=LIST),
-    Fault(kind="malformed", method="POST", path=LIST),
-])
-def test_connect_not_committed_is_sent_again_once(sandbox: OktopostSandbox, no_sleep: SleepRecorder,
-                                                 fault: Fault) -> None:
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(kind="drop", method="POST", path=LIST),
+        Fault(kind="status", status=503, method="POST", path=LIST),
+        Fault(kind="malformed", method="POST", path=LIST),
+    ],
+)
+def test_connect_not_committed_is_sent_again_once(
+    sandbox: OktopostSandbox, no_sleep: SleepRecorder, fault: Fault
+) -> None:
     sandbox.inject(fault)
     created = OktopostHook().connect_integration("cd", "0CN000000000042")
     assert [i["Id"] for i in sandbox.integrations] == [created.id]
@@ -201,8 +240,9 @@ def test_connect_refused_by_429_is_resent(sandbox: OktopostSandbox, no_sleep: Sl
     assert len(sandbox.integrations) == 1 and sandbox.count(method="POST") == 2
 
 
-def test_connect_gives_up_when_the_server_keeps_failing(sandbox: OktopostSandbox,
-                                                        no_sleep: SleepRecorder) -> None:
+def test_connect_gives_up_when_the_server_keeps_failing(
+    sandbox: OktopostSandbox, no_sleep: SleepRecorder
+) -> None:
     sandbox.inject(Fault(kind="status", status=503, method="POST", path=LIST, times=None))
     with pytest.raises(OktopostServerError):
         OktopostHook(max_retries=2).connect_integration("cd", "0CN000000000042")
@@ -257,8 +297,9 @@ def test_bad_arguments_fail_before_any_request(sandbox: OktopostSandbox, call, n
         ({"host": None, "extra": {"region": "apac"}}, "region"),
     ],
 )
-def test_bad_connection_names_the_field(sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch,
-                                        conn: dict[str, object], field: str) -> None:
+def test_bad_connection_names_the_field(
+    sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch, conn: dict[str, object], field: str
+) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", json.dumps(sandbox.connection_dict() | conn))
     with pytest.raises(OktopostConfigError, match=field):
         OktopostHook().get_me()

@@ -31,8 +31,12 @@ def forbidden(text: str) -> list[str]:
     return [s for s in (KEY, token) if s in text]
 
 
-async def test_key_absent_everywhere(keyed: OktopostSandbox, caplog: pytest.LogCaptureFixture,
-                                     capfd: pytest.CaptureFixture[str], no_sleep: SleepRecorder) -> None:
+async def test_key_absent_everywhere(
+    keyed: OktopostSandbox,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    no_sleep: SleepRecorder,
+) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("urllib3", "httpx", "httpcore", "airflow_provider_oktopost"):
         logging.getLogger(name).setLevel(logging.DEBUG)
@@ -43,7 +47,9 @@ async def test_key_absent_everywhere(keyed: OktopostSandbox, caplog: pytest.LogC
     keyed.inject(Fault(kind="status", status=503, times=2), Fault(kind="lost_response", method="POST"))
     hook.get_integration(made.id)
     hook.connect_integration("cd", "0CN000000000002")
-    keyed.inject(Fault(kind="status", status=401, body=json.dumps({"Result": False, "Errors": [f"bad key {KEY}"]})))
+    keyed.inject(
+        Fault(kind="status", status=401, body=json.dumps({"Result": False, "Errors": [f"bad key {KEY}"]}))
+    )
     with pytest.raises(OktopostError) as info:
         hook.get_me()
     errors += [str(info.value), repr(info.value), repr(hook), repr(hook.config)]

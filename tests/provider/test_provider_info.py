@@ -52,28 +52,43 @@ def test_listed_modules_and_hook_exist() -> None:
             for module in entry["python-modules"]:
                 importlib.import_module(module)
     conn = info["connection-types"][0]
-    assert conn["hook-class-name"].endswith(".OktopostHook") and conn["connection-type"] == OktopostHook.conn_type
+    assert (
+        conn["hook-class-name"].endswith(".OktopostHook")
+        and conn["connection-type"] == OktopostHook.conn_type
+    )
 
 
 def test_declarative_and_legacy_forms_agree() -> None:
     conn = get_provider_info()["connection-types"][0]
     legacy = OktopostHook.get_ui_field_behaviour()
     assert legacy["hidden_fields"] == conn["ui-field-behaviour"]["hidden-fields"] == ["schema", "port"]
-    assert legacy["relabeling"] == {"login": "Account ID", "password": "API Key", "host": "Base URL (optional)"}
+    assert legacy["relabeling"] == {
+        "login": "Account ID",
+        "password": "API Key",
+        "host": "Base URL (optional)",
+    }
     assert conn["conn-fields"]["region"]["schema"]["enum"] == ["us", "eu"]
     assert conn["conn-fields"]["region"]["schema"]["default"] == "us"
 
 
 def test_get_provider_info_module_imports_nothing_heavy() -> None:
-    code = ("import sys; import airflow_provider_oktopost.get_provider_info; "
-            "heavy = [m for m in ('airflow', 'requests', 'httpx', 'pendulum') if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys; import airflow_provider_oktopost.get_provider_info; "
+        "heavy = [m for m in ('airflow', 'requests', 'httpx', 'pendulum') if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def _airflow(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "airflow", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=180, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "airflow", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=180,
+        check=False,
+    )
 
 
 @pytest.mark.airflow
@@ -86,16 +101,28 @@ def test_airflow_providers_list_shows_it(airflow_db: Path) -> None:
 
 
 @pytest.mark.airflow
-def test_airflow_connections_test_against_the_sandbox(airflow_db: Path, oktopost_sandbox: OktopostSandbox) -> None:
-    good = _airflow("connections", "test", "oktopost_default", AIRFLOW__CORE__TEST_CONNECTION="Enabled",
-                    AIRFLOW_CONN_OKTOPOST_DEFAULT=oktopost_sandbox.connection_json())
+def test_airflow_connections_test_against_the_sandbox(
+    airflow_db: Path, oktopost_sandbox: OktopostSandbox
+) -> None:
+    good = _airflow(
+        "connections",
+        "test",
+        "oktopost_default",
+        AIRFLOW__CORE__TEST_CONNECTION="Enabled",
+        AIRFLOW_CONN_OKTOPOST_DEFAULT=oktopost_sandbox.connection_json(),
+    )
     assert good.returncode == 0, good.stdout + good.stderr
     assert "Connection success" in good.stdout
     assert oktopost_sandbox.count(method="GET", path_regex="/v2/me") == 1
 
     wrong = json.loads(oktopost_sandbox.connection_json()) | {"password": "not-the-KEY-7781"}
-    bad = _airflow("connections", "test", "oktopost_default", AIRFLOW__CORE__TEST_CONNECTION="Enabled",
-                   AIRFLOW_CONN_OKTOPOST_DEFAULT=json.dumps(wrong))
+    bad = _airflow(
+        "connections",
+        "test",
+        "oktopost_default",
+        AIRFLOW__CORE__TEST_CONNECTION="Enabled",
+        AIRFLOW_CONN_OKTOPOST_DEFAULT=json.dumps(wrong),
+    )
     output = bad.stdout + bad.stderr
     assert bad.returncode != 0 or "failed" in output.lower()
     assert "401" in output
@@ -104,9 +131,16 @@ def test_airflow_connections_test_against_the_sandbox(airflow_db: Path, oktopost
 
 @pytest.mark.airflow
 def test_uri_form_with_region(airflow_db: Path) -> None:
-    code = ("from airflow_provider_oktopost.hooks.oktopost import OktopostHook as H; c = H().config; "
-            "print('RESULT', c.base_url, c.account_id)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "AIRFLOW_CONN_OKTOPOST_DEFAULT": "oktopost://001abc:k%2Fey@?region=eu"})
+    code = (
+        "from airflow_provider_oktopost.hooks.oktopost import OktopostHook as H; c = H().config; "
+        "print('RESULT', c.base_url, c.account_id)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "AIRFLOW_CONN_OKTOPOST_DEFAULT": "oktopost://001abc:k%2Fey@?region=eu"},
+    )
     (line,) = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     assert line.split()[1:] == ["https://eu-api.oktopost.com/v2", "001abc"]

@@ -1,0 +1,154 @@
+"""What every Oktopost operator shares: the connection and hook, argument checks, and rate-limit handling.
+
+A subclass declares its argument checks in ``_checks`` and implements ``_work(context)``. The base class
+checks literal arguments in ``__init__`` (DAG parse time, no network), checks the rendered values at the
+start of ``execute`` (before any request), runs ``_work`` and turns Oktopost's refusals into the right
+Airflow outcome:
+
+- 401/403/404/other 4xx/a broken connection: ``AirflowFailException``, because retrying cannot help;
+- rate limited: in deferrable mode the task defers until the block ends (no worker slot is held), then runs
+  ``_work`` again; otherwise, or after :data:`MAX_RATE_LIMIT_DEFERRALS` waits, an
+  :class:`~airflow_provider_oktopost.exceptions.OktopostRateLimitError` saying when to retry, which
+  Airflow's task ``retries`` handle;
+- server and network errors (after the hook's own retries): raised unchanged, for ``retries``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
+
+from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost.exceptions import OktopostRateLimitError
+from airflow_provider_oktopost.hooks.oktopost import OktopostHook
+from airflow_provider_oktopost.validation import PERMANENT_ERRORS, Check, validate_arguments
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+#: How many times one task try sits out a rate-limit block before it gives up and fails (retryably).
+MAX_RATE_LIMIT_DEFERRALS = 3
+#: Extra time Airflow grants a rate-limit wait before it declares the deferral timed out (a backstop only:
+#: the wait trigger fires at the end of the block).
+_DEFERRAL_GRACE = timedelta(minutes=5)
+
+
+def _moment(epoch: float) -> str:
+    from airflow_provider_oktopost.triggers.oktopost import format_moment
+
+    return format_moment(epoch)
+
+
+class OktopostBaseOperator(BaseOperator):
+    """Base class of the Oktopost operators (see the module docstring).
+
+    :param oktopost_conn_id: The ``oktopost`` connection to use.
+    :param deferrable: Sit out a rate-limit block in the triggerer instead of failing the try. Defaults to
+        ``[operators] default_deferrable``.
+    """
+
+    #: Attribute name -> check; literal values are checked at parse time, rendered ones in ``execute``.
+    _checks: ClassVar[Mapping[str, Check]] = {}
+
+    def __init__(
+        self,
+        *,
+        oktopost_conn_id: str = OktopostHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.oktopost_conn_id = oktopost_conn_id
+        self.deferrable = deferrable
+        #: Progress of this try that must survive a rate-limit deferral (plain JSON values).
+        self._progress: dict[str, Any] = {}
+
+    @cached_property
+    def hook(self) -> OktopostHook:
+        """The hook for ``oktopost_conn_id``; it looks the connection up on its first request."""
+        return OktopostHook(self.oktopost_conn_id)
+
+    # ---- argument checks ---------------------------------------------------------------------------
+
+    def _validate(self, *, rendered: bool) -> None:
+        """Check the arguments; before rendering, templated values are skipped (see ``validation``)."""
+        validate_arguments(self, self._checks, rendered=rendered)
+
+    def _validate_rendered(self) -> None:
+        try:
+            self._validate(rendered=True)
+        except ValueError as error:
+            # The same rendering would fail again on a retry: fail the task for good.
+            raise AirflowFailException(f"Invalid argument after rendering templates: {error}") from error
+
+    # ---- running -----------------------------------------------------------------------------------
+
+    def _work(self, context: Context) -> Any:
+        """Do the operator's calls and return its XCom value; may be run again after a rate-limit wait."""
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> Any:
+        self._validate_rendered()
+        return self._attempt(context, deferrals=0)
+
+    def resume_after_rate_limit(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Called when the rate-limit wait is over: run the same work again, with the saved progress."""
+        if not isinstance(event, dict) or event.get("status") != "resume":
+            raise AirflowException(f"Unexpected event while waiting out a rate limit: {event!r}")
+        payload = event.get("payload")
+        payload = payload if isinstance(payload, dict) else {}
+        progress = payload.get("progress")
+        self._progress = dict(progress) if isinstance(progress, dict) else {}
+        deferrals = payload.get("deferrals")
+        self._validate_rendered()
+        return self._attempt(context, deferrals=deferrals if isinstance(deferrals, int) else 1)
+
+    def _attempt(self, context: Context, *, deferrals: int) -> Any:
+        try:
+            return self._work(context)
+        except OktopostRateLimitError as error:
+            resume_at = clock.wall() + error.retry_after
+            if self.deferrable and deferrals < MAX_RATE_LIMIT_DEFERRALS:
+                self._defer_until(resume_at, error, deferrals + 1)
+            raise OktopostRateLimitError(
+                f"{error.message}. Retry after {_moment(resume_at)} (in {error.retry_after:.0f}s)"
+                + (
+                    f"; gave up after waiting out {deferrals} rate-limit block(s)"
+                    if deferrals
+                    else "; set retry_delay to at least that, or deferrable=True to wait in the triggerer"
+                ),
+                retry_after=error.retry_after,
+                method=error.method,
+                path=error.path,
+                status=error.status,
+                errors=error.errors,
+            ) from error
+        except PERMANENT_ERRORS as error:
+            raise AirflowFailException(str(error)) from error
+        finally:
+            self.hook.close()
+
+    def _defer_until(self, resume_at: float, error: OktopostRateLimitError, deferrals: int) -> None:
+        from airflow_provider_oktopost.triggers.oktopost import OktopostWaitTrigger
+
+        self.log.warning(
+            "%s. Deferring until %s (rate-limit wait %d of at most %d), then trying again",
+            error.message,
+            _moment(resume_at),
+            deferrals,
+            MAX_RATE_LIMIT_DEFERRALS,
+        )
+        self.defer(
+            trigger=OktopostWaitTrigger(
+                moment=resume_at, payload={"deferrals": deferrals, "progress": dict(self._progress)}
+            ),
+            method_name="resume_after_rate_limit",
+            timeout=timedelta(seconds=error.retry_after) + _DEFERRAL_GRACE,
+        )
+
+
+__all__ = ["MAX_RATE_LIMIT_DEFERRALS", "OktopostBaseOperator"]
