@@ -37,7 +37,9 @@ with DAG(
         problems = [f"{i['id']} ({i['type']}, CNAME {i['cname_id']}) is {i['status']}" for i in invalid]
         problems += [f"{i['id']} ({i['type']}, CNAME {i['cname_id']}) is disabled" for i in off]
         if problems:
-            raise AirflowFailException(f"{len(problems)} Oktopost integration problem(s): " + "; ".join(problems))
+            raise AirflowFailException(
+                f"{len(problems)} Oktopost integration problem(s): " + "; ".join(problems)
+            )
         print(f"All {len(items)} Oktopost integrations are healthy")
         return {"checked": len(items), "invalid": 0, "unexpectedly_disabled": 0}
 

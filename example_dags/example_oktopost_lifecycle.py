@@ -32,11 +32,15 @@ with DAG(
     integration_id = connect.output
 
     ready = OktopostIntegrationSensor(task_id="wait_until_ready", integration_id=integration_id)
-    disable = OktopostUpdateIntegrationOperator(task_id="disable", integration_id=integration_id, state="disabled")
+    disable = OktopostUpdateIntegrationOperator(
+        task_id="disable", integration_id=integration_id, state="disabled"
+    )
     disabled = OktopostIntegrationSensor(
         task_id="confirm_disabled", integration_id=integration_id, target_state="disabled"
     )
-    enable = OktopostUpdateIntegrationOperator(task_id="enable", integration_id=integration_id, state="active")
+    enable = OktopostUpdateIntegrationOperator(
+        task_id="enable", integration_id=integration_id, state="active"
+    )
     enabled = OktopostIntegrationSensor(task_id="confirm_enabled", integration_id=integration_id)
     delete = OktopostDeleteIntegrationOperator(task_id="delete", integration_id=integration_id)
 

@@ -37,7 +37,9 @@ def main() -> int:
     with OktopostSandbox(validation_delay=8) as sandbox:
         os.environ["AIRFLOW_CONN_OKTOPOST_DEFAULT"] = sandbox.connection_json()
         step(f"Sandbox Oktopost API at {sandbox.base_url} (account {sandbox.account_id})")
-        print("New integrations start 'invalid' and become 'valid' after 8 seconds, like a real domain check.")
+        print(
+            "New integrations start 'invalid' and become 'valid' after 8 seconds, like a real domain check."
+        )
 
         step(f"Migrating a throwaway Airflow metadata database in {home}")
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
@@ -63,8 +65,10 @@ def main() -> int:
 
         step("What the sandbox saw")
         for item in sandbox.integrations:
-            print(f"  integration {item['Id']}  type={item['Type']}  cname={item['CnameId']}  "
-                  f"status={item['Status']}  state={item['State']}")
+            print(
+                f"  integration {item['Id']}  type={item['Type']}  cname={item['CnameId']}  "
+                f"status={item['Status']}  state={item['State']}"
+            )
         for req in sandbox.requests:
             query = "&".join(f"{k}={v}" for k, v in req.query.items())
             print(f"  {req.method:<6} {req.path}{'?' + query if query else ''} -> {req.status}")
