@@ -125,18 +125,34 @@ def next_page(page: IntegrationPage, max_total: int) -> int | None:
     return following
 
 
+class PageCursor:
+    """Where a full listing stands: the next page to fetch, and the Ids already handed out.
+
+    Shared by :func:`list_all` and the hook's and async client's lazy iterators, so every listing stops by
+    the same rules (:func:`next_page`) and yields an integration that shifts between pages only once.
+    """
+
+    def __init__(self) -> None:
+        self.page: int | None = 0
+        self._max_total = 0
+        self._seen: set[str] = set()
+
+    def advance(self, page: IntegrationPage) -> list[Integration]:
+        """Take in a fetched page; returns its integrations not seen before and moves to the next page."""
+        self._max_total = max(self._max_total, page.total)
+        fresh = [item for item in page.items if item.id not in self._seen]
+        self._seen.update(item.id for item in fresh)
+        self.page = next_page(page, self._max_total)
+        return fresh
+
+
 def list_all(ctx: Context, type: str | None = None) -> Op[list[Integration]]:
     """Every integration (optionally of one type), de-duplicated by Id across pages."""
-    seen: dict[str, Integration] = {}
-    page_no: int | None = 0
-    max_total = 0
-    while page_no is not None:
-        page = yield from list_page(ctx, type, page_no, FULL_PAGE)
-        max_total = max(max_total, page.total)
-        for item in page.items:
-            seen.setdefault(item.id, item)
-        page_no = next_page(page, max_total)
-    return list(seen.values())
+    cursor = PageCursor()
+    found: list[Integration] = []
+    while cursor.page is not None:
+        found += cursor.advance((yield from list_page(ctx, type, cursor.page, FULL_PAGE)))
+    return found
 
 
 def get_integration(ctx: Context, integration_id: str, with_assets: bool = False) -> Op[Integration]:

@@ -116,17 +116,9 @@ class OktopostHook(BaseHook):
         Paging stops at ``Total``, on a short or empty page, and never goes past the pages the largest
         ``Total`` seen allows; an integration that shifts between pages is yielded once.
         """
-        page_no: int | None = 0
-        max_total = 0
-        seen: set[str] = set()
-        while page_no is not None:
-            page = self.list_integrations(type, page_no, ops.FULL_PAGE)
-            max_total = max(max_total, page.total)
-            for item in page.items:
-                if item.id not in seen:
-                    seen.add(item.id)
-                    yield item
-            page_no = ops.next_page(page, max_total)
+        cursor = ops.PageCursor()
+        while cursor.page is not None:
+            yield from cursor.advance(self.list_integrations(type, cursor.page, ops.FULL_PAGE))
 
     def get_integration(self, integration_id: str, with_assets: bool = False) -> Integration:
         """One integration; ``with_assets=True`` adds its social credentials and boards."""

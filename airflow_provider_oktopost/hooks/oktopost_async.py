@@ -90,17 +90,10 @@ class OktopostAsyncClient:
 
     async def iter_integrations(self, type: str | None = None) -> AsyncIterator[Integration]:
         """Every integration, 100 per request, with the same stopping rules as the sync hook."""
-        page_no: int | None = 0
-        max_total = 0
-        seen: set[str] = set()
-        while page_no is not None:
-            page = await self.list_integrations(type, page_no, ops.FULL_PAGE)
-            max_total = max(max_total, page.total)
-            for item in page.items:
-                if item.id not in seen:
-                    seen.add(item.id)
-                    yield item
-            page_no = ops.next_page(page, max_total)
+        cursor = ops.PageCursor()
+        while cursor.page is not None:
+            for item in cursor.advance(await self.list_integrations(type, cursor.page, ops.FULL_PAGE)):
+                yield item
 
     async def find_integrations(self, type: str, cname_id: str) -> list[Integration]:
         return await self._run(ops.find_integrations(self._context, type, cname_id))
