@@ -71,6 +71,21 @@ def test_declarative_and_legacy_forms_agree() -> None:
     assert conn["conn-fields"]["region"]["schema"]["default"] == "us"
 
 
+def test_legacy_form_widgets_build() -> None:
+    """Airflow 3.0/3.1 build the extra fields from the hook (wtforms, imported lazily inside the method)."""
+    from wtforms import Form
+
+    widgets = OktopostHook.get_connection_form_widgets()
+    assert set(widgets) == {"region", "timeout"}
+    form_class = type("OktopostForm", (Form,), dict(widgets))
+    form = form_class()
+    assert form.region.data == "us"
+    assert [value for value, _ in form.region.choices] == ["us", "eu"]
+    bad = form_class(data={"region": "apac"})
+    assert not bad.validate()
+    assert "region" in bad.errors
+
+
 def test_get_provider_info_module_imports_nothing_heavy() -> None:
     code = (
         "import sys; import airflow_provider_oktopost.get_provider_info; "
