@@ -169,17 +169,21 @@ class OktopostHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields (region, timeout) for Airflow versions that build the form from the hook."""
+        """Extra fields (region, timeout) for Airflow versions that build the form from the hook.
+
+        Only plain text fields: Airflow 3.0/3.1 refuse a hook whose form uses any other field class (a
+        ``SelectField`` made the whole connection type disappear), so the region is a text field checked
+        against ``us``/``eu``.
+        """
         from flask_babel import lazy_gettext
-        from wtforms import SelectField, StringField
+        from wtforms import StringField
         from wtforms.validators import AnyOf, Optional
 
         return {
-            "region": SelectField(
-                lazy_gettext("Region"),
-                choices=[("us", "US"), ("eu", "EU")],
+            "region": StringField(
+                lazy_gettext("Region (us or eu)"),
                 default="us",
-                validators=[AnyOf(["us", "eu"])],
+                validators=[Optional(), AnyOf(["us", "eu"], message="Region must be 'us' or 'eu'")],
             ),
             "timeout": StringField(lazy_gettext("Timeout (seconds)"), validators=[Optional()]),
         }

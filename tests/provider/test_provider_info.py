@@ -80,10 +80,29 @@ def test_legacy_form_widgets_build() -> None:
     form_class = type("OktopostForm", (Form,), dict(widgets))
     form = form_class()
     assert form.region.data == "us"
-    assert [value for value, _ in form.region.choices] == ["us", "eu"]
-    bad = form_class(data={"region": "apac"})
+    from werkzeug.datastructures import MultiDict
+
+    assert form_class(formdata=MultiDict({"region": "eu"})).validate()
+    assert form_class(formdata=MultiDict({"region": ""})).validate()
+    bad = form_class(formdata=MultiDict({"region": "apac"}))
     assert not bad.validate()
     assert "region" in bad.errors
+
+
+def test_providers_manager_registers_the_connection_type() -> None:
+    """Airflow (every supported version) accepts the hook for the ``oktopost`` connection type.
+
+    Airflow 3.0/3.1 drop a hook whose form widgets use an unsupported field class; this catches that.
+    """
+    try:  # Airflow 3.3+: the runtime registry lives in the task SDK
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime as Manager
+    except ImportError:
+        from airflow.providers_manager import ProvidersManager as Manager  # type: ignore[assignment]
+
+    hook_info = Manager().hooks.get("oktopost")
+    assert hook_info is not None
+    assert hook_info.hook_class_name == "airflow_provider_oktopost.hooks.oktopost.OktopostHook"
+    assert hook_info.connection_id_attribute_name == "oktopost_conn_id"
 
 
 def test_get_provider_info_module_imports_nothing_heavy() -> None:
