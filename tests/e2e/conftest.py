@@ -1,0 +1,57 @@
+"""The real deployment the end-to-end tests share (one per module), and its logs on failure.
+
+The deployment lives in a fresh tmp directory with its own ``AIRFLOW_HOME``; the throwaway home that
+``tests/conftest.py`` sets for the in-process tests is never handed to it (every process gets an explicit
+environment). Whatever happens, the finalizer stops every process it started, by process group, and fails
+the module's teardown if any process survived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+
+import pytest
+from e2e_deployment import Deployment, DeploymentError
+
+from airflow_provider_oktopost.testing.client import SandboxClient
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """Sandbox, api-server, scheduler, dag-processor and triggerer, healthy, with the example DAGs listed."""
+    deployed = Deployment(tmp_path_factory.mktemp("e2e-deployment"), validation_delay=12.0)
+    try:
+        deployed.start()
+        print(f"\nAirflow at {deployed.url}, sandbox at {deployed.sandbox_url}, logs in {deployed.logs}")
+        yield deployed
+    finally:
+        try:
+            deployed.stop()
+        finally:
+            print(f"\ndeployment stopped; seconds per component: {deployed.stop_times}")
+
+
+@pytest.fixture(scope="module")
+def sandbox(deployment: Deployment) -> Iterator[SandboxClient]:
+    """Control client of the deployment's sandbox (a separate process)."""
+    with SandboxClient(deployment.sandbox_url) as client:
+        yield client
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """On a failed assertion, add the tails of the component logs to the report.
+
+    A ``DeploymentError`` (timeout, a component died) already carries them in its message.
+    """
+    report = yield
+    deployed = getattr(item, "funcargs", {}).get("deployment")
+    if (
+        report.failed
+        and deployed is not None
+        and not (call.excinfo and call.excinfo.errisinstance(DeploymentError))
+    ):
+        report.sections.append(("deployment logs", deployed.diagnosis()))
+    return report

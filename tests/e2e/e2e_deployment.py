@@ -1,0 +1,619 @@
+"""A real Airflow deployment for the end-to-end tests, built from separate processes.
+
+:class:`Deployment` starts, in a fresh ``AIRFLOW_HOME`` of its own, the Oktopost sandbox
+(``python -m airflow_provider_oktopost.testing``) and Airflow's ``api-server``, ``scheduler``,
+``dag-processor`` and ``triggerer`` (LocalExecutor, SQLite), each in its own session/process group and with
+its own log file. Every process gets a complete, explicit environment (nothing of the test process's
+``AIRFLOW_*`` settings leaks in) plus a marker variable, so that :meth:`Deployment.stop` can prove that no
+process of this deployment (LocalExecutor workers, the triggerer's runner, log servers...) survived.
+
+:class:`AirflowRest` is the small REST client the tests use (``/api/v2``, token from ``/auth/token``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shlex
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS_FOLDER = REPO / "example_dags"
+EXAMPLE_DAG_IDS = frozenset(
+    {
+        "example_oktopost_audit",
+        "example_oktopost_bulk_onboarding",
+        "example_oktopost_lifecycle",
+        "example_oktopost_onboarding",
+    }
+)
+POOL = "oktopost_api"
+MARKER = "OKTOPOST_E2E_DEPLOYMENT"  # env var set in every process this module starts
+AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+START_TIMEOUT = 120.0  # seconds for the whole deployment to become healthy (normally ~15 s)
+STOP_GRACE = 20.0  # seconds between SIGTERM and SIGKILL of a process group
+LOG_TAIL_LINES = 60
+POLL = 0.5  # seconds between REST polls
+
+
+class DeploymentError(AssertionError):
+    """The deployment could not start, or misbehaved; the message carries the diagnosis."""
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as error:
+        return f"(cannot read {path}: {error})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# ---- processes -----------------------------------------------------------------------------------------
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """``(state, process group)`` of a live PID from ``/proc``, ``None`` when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return fields[0], int(fields[2])
+
+
+def _has_marker(pid: int, marker: str) -> bool:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return marker.encode() in environ.split(b"\0")
+
+
+def _live_pids() -> Iterator[int]:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            stat = _proc_stat(int(entry))
+            if stat is not None and stat[0] not in ("Z", "X"):  # zombies are dead, just not reaped yet
+                yield int(entry)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes whose process group is ``pgid``."""
+    return [pid for pid in _live_pids() if (stat := _proc_stat(pid)) is not None and stat[1] == pgid]
+
+
+def marked_processes(marker: str) -> list[int]:
+    """Live processes started with ``marker`` in their environment (inherited by every child)."""
+    return [pid for pid in _live_pids() if _has_marker(pid, marker)]
+
+
+def describe(pids: list[int]) -> str:
+    out = []
+    for pid in pids:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            cmd = "?"
+        out.append(f"{pid}: {cmd.strip()[:160]}")
+    return "; ".join(out)
+
+
+@dataclass
+class Component:
+    """One started process: its own session, so its PID is also its process group id."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    popen: subprocess.Popen[bytes]
+
+    @property
+    def pgid(self) -> int:
+        return self.popen.pid
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, grace: float = STOP_GRACE) -> str:
+        """SIGTERM the whole group, SIGKILL it after ``grace``; describes what needed SIGKILL ("" if none)."""
+        _signal_group(self.pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None and not group_members(self.pgid):
+                return ""
+            time.sleep(0.2)
+        killed = describe(group_members(self.pgid))
+        _signal_group(self.pgid, signal.SIGKILL)
+        with suppress(subprocess.TimeoutExpired):
+            self.popen.wait(10)
+        deadline = time.monotonic() + 10
+        while group_members(self.pgid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return killed
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, signum)
+
+
+# ---- the REST client -------------------------------------------------------------------------------------
+
+
+class AirflowRest:
+    """``/api/v2`` of the deployment's api-server, with a bearer token when the server hands one out."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+
+    def authenticate(self) -> None:
+        """With ``simple_auth_manager_all_admins`` a token comes without credentials (``GET /auth/token``)."""
+        response = self.session.get(f"{self.url}/auth/token", timeout=10)
+        if response.ok and "access_token" in response.json():
+            self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+
+    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        response = self.session.request(
+            method, f"{self.url}/api/v2{path}", json=body, params=params or None, timeout=30
+        )
+        if not response.ok:
+            raise DeploymentError(f"{method} /api/v2{path} -> {response.status_code}: {response.text[:2000]}")
+        return response.json() if response.content else None
+
+    def unpause(self, dag_id: str) -> None:
+        result = self.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+        assert result["is_paused"] is False, result
+
+    def trigger(self, dag_id: str, conf: dict[str, Any]) -> str:
+        run = self.call("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
+        return str(run["dag_run_id"])
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        result = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100)
+        return list(result["task_instances"])
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Any:
+        entry = self.call(
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value",
+            map_index=map_index,
+            deserialize=True,
+        )
+        return entry["value"]
+
+
+def ti_key(ti: dict[str, Any]) -> str:
+    return ti["task_id"] if ti.get("map_index", -1) < 0 else f"{ti['task_id']}[{ti['map_index']}]"
+
+
+@dataclass
+class RunWatch:
+    """What polling one DAG run saw: the states each task instance went through, in order."""
+
+    dag_id: str
+    run_id: str
+    state: str | None = None
+    seen: dict[str, list[str]] = field(default_factory=dict)
+    triggers: dict[str, set[tuple[int, str, int | None]]] = field(default_factory=dict)
+    last: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, tis: list[dict[str, Any]]) -> None:
+        self.last = tis
+        for ti in tis:
+            states = self.seen.setdefault(ti_key(ti), [])
+            state = str(ti.get("state"))
+            if not states or states[-1] != state:
+                states.append(state)
+            trigger = ti.get("trigger")
+            if trigger:  # (trigger id, classpath, triggerer job id) while the TI is deferred
+                self.triggers.setdefault(ti_key(ti), set()).add(
+                    (trigger["id"], trigger["classpath"], trigger.get("triggerer_id"))
+                )
+
+    def ti(self, task_id: str, map_index: int = -1) -> dict[str, Any] | None:
+        for ti in self.last:
+            if ti["task_id"] == task_id and ti.get("map_index", -1) == map_index:
+                return ti
+        return None
+
+    def summary(self) -> str:
+        lines = [f"run {self.dag_id}/{self.run_id}: {self.state}"]
+        for key, states in sorted(self.seen.items()):
+            lines.append(f"  {key}: {' -> '.join(states)}")
+        return "\n".join(lines)
+
+
+# ---- the deployment ----------------------------------------------------------------------------------
+
+
+class Deployment:
+    """Sandbox + api-server + scheduler + dag-processor + triggerer, in ``root`` (a fresh tmp dir)."""
+
+    def __init__(self, root: Path, *, validation_delay: float = 12.0) -> None:
+        self.root = root
+        self.home = root / "airflow-home"
+        self.logs = root / "logs"
+        self.home.mkdir(parents=True)
+        self.logs.mkdir()
+        self.validation_delay = validation_delay
+        self.api_port = free_port()
+        self.sandbox_port = free_port()
+        self.url = f"http://127.0.0.1:{self.api_port}"
+        self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
+        self.marker = f"{MARKER}={uuid.uuid4().hex}"
+        self.fernet_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+        self.components: dict[str, Component] = {}
+        self.stop_times: dict[str, float] = {}
+        self.retired: list[Component] = []  # components replaced during a test (a restarted triggerer)
+        self.rest = AirflowRest(self.url)
+        self.connection_json: str | None = None
+        self._api_secret = secrets.token_urlsafe(24)
+        self._jwt_secret = secrets.token_urlsafe(32)
+        self._worker_log_port = free_port()
+        self._trigger_log_port = free_port()
+
+    # -- environment --
+
+    def base_env(self) -> dict[str, str]:
+        """The few host variables a Python process needs; nothing else of this process leaks in."""
+        env = {
+            key: os.environ[key]
+            for key in ("HOME", "LANG", "LC_ALL", "TZ", "USER", "TMPDIR")
+            if key in os.environ
+        }
+        env["PATH"] = os.pathsep.join(
+            [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]
+        )
+        env["PYTHONUNBUFFERED"] = "1"
+        key, value = self.marker.split("=", 1)
+        env[key] = value
+        return env
+
+    def airflow_env(self) -> dict[str, str]:
+        assert self.connection_json is not None, "start the sandbox first"
+        db = self.home / "airflow.db"
+        return {
+            **self.base_env(),
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "AIRFLOW__CORE__FERNET_KEY": self.fernet_key,
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}",
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": self._api_secret,
+            "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt_secret,
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self._worker_log_port),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self._trigger_log_port),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+            "AIRFLOW_CONN_OKTOPOST_DEFAULT": self.connection_json,
+        }
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "airflow.db"
+
+    # -- starting --
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Component:
+        log_path, number = self.logs / f"{name}.log", 1
+        while log_path.exists():  # a restarted component keeps its predecessor's log
+            number += 1
+            log_path = self.logs / f"{name}-{number}.log"
+        with log_path.open("wb") as log:
+            popen = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.root,
+                start_new_session=True,  # own process group: stop() signals the whole group
+            )
+        component = Component(name, argv, log_path, popen)
+        self.components[name] = component
+        return component
+
+    def _airflow(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "airflow", *args]
+
+    def run_cli(self, name: str, *args: str, timeout: float = 180.0) -> None:
+        """A one-shot ``airflow`` command with the deployment's environment; fails with its log."""
+        log_path = self.logs / f"{name}.log"
+        with log_path.open("wb") as log:
+            result = subprocess.run(
+                self._airflow(*args),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.airflow_env(),
+                cwd=self.root,
+                timeout=timeout,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise DeploymentError(f"airflow {' '.join(args)} exited {result.returncode}:\n{tail(log_path)}")
+
+    def start_sandbox(self) -> None:
+        component = self._spawn(
+            "sandbox",
+            [
+                sys.executable,
+                "-m",
+                "airflow_provider_oktopost.testing",
+                "--port",
+                str(self.sandbox_port),
+                "--validation-delay",
+                str(self.validation_delay),
+                "--rate-limit",
+                "0",
+                "--log-level",
+                "info",
+            ],
+            self.base_env(),
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = component.log_path.read_text(errors="replace")
+            if "Oktopost sandbox listening on" in text:
+                for line in text.splitlines():
+                    if line.startswith("export AIRFLOW_CONN_OKTOPOST_DEFAULT="):
+                        self.connection_json = shlex.split(line.split("=", 1)[1])[0]
+                assert self.connection_json, f"no connection line in the sandbox output:\n{text}"
+                return
+            if not component.running():
+                break
+            time.sleep(0.1)
+        raise DeploymentError(f"the sandbox did not start:\n{tail(component.log_path)}")
+
+    def start_component(self, name: str) -> Component:
+        args = {"api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)]}
+        return self._spawn(name, self._airflow(*args.get(name, [name])), self.airflow_env())
+
+    def start(self) -> None:
+        """Sandbox, ``db migrate``, the pool, the four components; returns once all are healthy."""
+        self.start_sandbox()
+        self.run_cli("db-migrate", "db", "migrate")
+        self.run_cli("pools-set", "pools", "set", POOL, "4", "Oktopost API calls")
+        for name in AIRFLOW_COMPONENTS:
+            self.start_component(name)
+        self.wait_healthy()
+        self.wait_for_dags()
+
+    def check_alive(self) -> None:
+        for component in self.components.values():
+            if not component.running():
+                raise DeploymentError(
+                    f"{component.name} (pid {component.pgid}) exited with {component.popen.returncode}\n"
+                    + self.diagnosis()
+                )
+
+    def health(self) -> dict[str, Any]:
+        response = requests.get(f"{self.url}/api/v2/monitor/health", timeout=5)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def wait_healthy(self, timeout: float = START_TIMEOUT) -> dict[str, Any]:
+        """Until ``/api/v2/monitor/health`` reports the database and every component healthy."""
+        deadline, last = time.monotonic() + timeout, "no answer yet"
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                health = self.health()
+            except (requests.RequestException, ValueError) as error:
+                last = repr(error)
+            else:
+                last = json.dumps(health)
+                parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+                if all((health.get(part) or {}).get("status") == "healthy" for part in parts):
+                    self.rest.authenticate()
+                    return health
+            time.sleep(POLL)
+        raise DeploymentError(f"not healthy within {timeout:.0f} s; last health: {last}\n{self.diagnosis()}")
+
+    def wait_for_dags(self, timeout: float = START_TIMEOUT) -> None:
+        """Until the four example DAGs are listed through REST (and fail at once on import errors)."""
+        deadline, listed = time.monotonic() + timeout, set()
+        while time.monotonic() < deadline:
+            self.check_alive()
+            errors = self.rest.call("GET", "/importErrors")
+            if errors["total_entries"]:
+                raise DeploymentError(f"DAG import errors: {json.dumps(errors['import_errors'], indent=1)}")
+            dags = self.rest.call("GET", "/dags", dag_id_pattern="example_oktopost", limit=100)["dags"]
+            listed = {dag["dag_id"] for dag in dags}
+            if listed >= EXAMPLE_DAG_IDS:
+                return
+            time.sleep(POLL)
+        raise DeploymentError(f"only {sorted(listed)} listed after {timeout:.0f} s\n{self.diagnosis()}")
+
+    def restart_triggerer(self) -> tuple[Component, Component]:
+        """SIGTERM the triggerer's process group, check it is gone, start a new one; (old, new)."""
+        old = self.components["triggerer"]
+        needed_kill = old.stop()
+        if needed_kill:
+            raise DeploymentError(f"the triggerer ignored SIGTERM: {needed_kill}\n{tail(old.log_path)}")
+        survivors = group_members(old.pgid)
+        assert not survivors, f"triggerer processes survived: {describe(survivors)}"
+        self.retired.append(old)
+        return old, self.start_component("triggerer")
+
+    # -- stopping --
+
+    def stop(self) -> None:
+        """Stop every process by process group (SIGTERM, then SIGKILL); fail if any process survived."""
+        problems = []
+        order = ["triggerer", "scheduler", "dag-processor", "api-server", "sandbox"]
+        for name in sorted(self.components, key=lambda n: order.index(n) if n in order else -1):
+            component = self.components[name]
+            started = time.monotonic()
+            needed_kill = component.stop()
+            self.stop_times[name] = round(time.monotonic() - started, 1)
+            if needed_kill:
+                problems.append(f"{name} needed SIGKILL after {STOP_GRACE:.0f} s: {needed_kill}")
+        survivors = marked_processes(self.marker)
+        if survivors:
+            problems.append(f"processes outside their group survived (now killed): {describe(survivors)}")
+        for pid in survivors:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if problems:
+            raise DeploymentError("\n".join(problems))
+
+    # -- looking inside --
+
+    def diagnosis(self, lines: int = LOG_TAIL_LINES) -> str:
+        parts = []
+        for component in [*self.retired, *self.components.values()]:
+            state = "running" if component.running() else f"exited {component.popen.returncode}"
+            parts.append(f"----- {component.log_path.name} ({state}), last {lines} lines -----")
+            parts.append(tail(component.log_path, lines))
+        return "\n".join(parts)
+
+    def task_logs(self, dag_id: str, run_id: str, lines: int = 40) -> str:
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+        parts = []
+        for path in sorted(folder.rglob("*.log*")) if folder.exists() else []:
+            parts.append(f"----- task log {path.relative_to(folder)} -----\n{tail(path, lines)}")
+        return "\n".join(parts) or f"(no task logs under {folder})"
+
+    def trigger_log(
+        self, dag_id: str, run_id: str, task_id: str, triggerer_job: int, map_index: int = -1
+    ) -> list[dict[str, Any]]:
+        """The records a triggerer process (by its job id) wrote for one task instance's trigger.
+
+        Trigger log lines do not go to the triggerer's stdout: the triggerer writes them next to the task's
+        own log, as ``attempt=N.log.trigger.<triggerer job id>.log`` (JSON lines).
+        """
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        if map_index >= 0:
+            folder = folder / f"map_index={map_index}"
+        records = []
+        for path in sorted(folder.glob(f"attempt=*.log.trigger.{triggerer_job}.log")):
+            for line in path.read_text(errors="replace").splitlines():
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    records.append({"event": line})
+        return records
+
+    def query(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+        """Read the metadata database (read-only; Airflow keeps writing to it)."""
+        with closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)) as con:
+            con.row_factory = sqlite3.Row
+            return list(con.execute(sql, params))
+
+    def trigger_kwargs(self, trigger_id: int) -> dict[str, Any] | None:
+        """A trigger row's kwargs, decrypted with the deployment's Fernet key; ``None`` once it is gone."""
+        from cryptography.fernet import Fernet
+
+        rows = self.query("SELECT kwargs FROM trigger WHERE id = ?", trigger_id)
+        if not rows:
+            return None
+        raw = rows[0]["kwargs"]
+        text = raw if raw.startswith("{") else Fernet(self.fernet_key.encode()).decrypt(raw.encode()).decode()
+        return dict(_plain(json.loads(text)))
+
+    def trigger_timeout(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> datetime | None:
+        """The TI's ``trigger_timeout`` column (Airflow's own deadline for the deferral)."""
+        rows = self.query(
+            "SELECT trigger_timeout FROM task_instance"
+            " WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?",
+            dag_id,
+            run_id,
+            task_id,
+            map_index,
+        )
+        value = rows[0]["trigger_timeout"] if rows else None
+        # SQLite keeps Airflow's UTC datetimes naive.
+        return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
+
+    # -- DAG runs --
+
+    def watch(
+        self,
+        watch: RunWatch,
+        *,
+        timeout: float,
+        until: Callable[[RunWatch], bool] | None = None,
+    ) -> RunWatch:
+        """Poll the run and its task instances until it finishes (or ``until`` holds); record the states."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            watch.state = self.rest.dag_run(watch.dag_id, watch.run_id)["state"]
+            watch.record(self.rest.task_instances(watch.dag_id, watch.run_id))
+            if (until is not None and until(watch)) or (
+                until is None and watch.state in ("success", "failed")
+            ):
+                return watch
+            if time.monotonic() > deadline:
+                raise DeploymentError(
+                    f"timed out after {timeout:.0f} s waiting for "
+                    f"{'the condition' if until else 'the run to finish'}\n" + self.run_diagnosis(watch)
+                )
+            time.sleep(POLL)
+
+    def run_diagnosis(self, watch: RunWatch) -> str:
+        return "\n".join(
+            [
+                watch.summary(),
+                "task instances: "
+                + json.dumps(
+                    [
+                        {k: ti.get(k) for k in ("task_id", "map_index", "state", "try_number")}
+                        for ti in watch.last
+                    ]
+                ),
+                self.task_logs(watch.dag_id, watch.run_id),
+                self.diagnosis(),
+            ]
+        )
+
+
+def _plain(value: Any) -> Any:
+    """Unwrap Airflow's serialization envelopes (serde ``__data__``, BaseSerialization ``__var``)."""
+    if isinstance(value, dict):
+        for envelope in ("__data__", "__var"):
+            if envelope in value:
+                return _plain(value[envelope])
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
