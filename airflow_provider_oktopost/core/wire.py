@@ -68,7 +68,7 @@ class Sleep:
 
 def require_id(name: str, value: object) -> str:
     """An Oktopost ID: non-empty letters, digits, ``-`` and ``_`` only (so it cannot alter the URL path)."""
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         raise ValueError(
             f"{name} must be a non-empty Oktopost ID of letters, digits, '-' and '_' "
             f"(at most 128 characters), got {_shown(value)}"
@@ -78,7 +78,7 @@ def require_id(name: str, value: object) -> str:
 
 def require_type(name: str, value: object) -> str:
     """An integration type such as ``cd`` or ``facebook``; unknown types are allowed, odd characters not."""
-    if not isinstance(value, str) or not _TYPE_RE.match(value):
+    if not isinstance(value, str) or not _TYPE_RE.fullmatch(value):
         raise ValueError(
             f"{name} must be an integration type such as 'cd', 'ga', 'pardot', 'netresults', 'mautic' or "
             f"'facebook' (letters, digits, '.', '_', '-'), got {_shown(value)}"
@@ -110,7 +110,7 @@ def encode_settings(settings: Mapping[str, Any] | None) -> tuple[tuple[str, str]
         raise ValueError(f"settings must be a mapping of setting name to value, got {_shown(settings)}")
     fields: list[tuple[str, str]] = []
     for key, value in settings.items():
-        if not isinstance(key, str) or not _SETTING_KEY_RE.match(key):
+        if not isinstance(key, str) or not _SETTING_KEY_RE.fullmatch(key):
             raise ValueError(f"settings key {_shown(key)} must be an identifier such as 'trackingId'")
         if key in _RESERVED_FORM_KEYS:
             raise ValueError(f"settings key {key!r} is reserved: pass it as its own argument")

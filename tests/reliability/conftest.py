@@ -1,0 +1,59 @@
+"""Fixtures for the reliability suite: a simulated clock, a keyed sandbox, and the results collector.
+
+The fault-matrix and chaos tests record one row per case into a session-level :class:`Results`; when the
+session ends and *every* expected row is present (a full, passing run, not a ``-k`` subset), the tables are
+written to ``docs/reliability-results.md``. Rows hold no timestamps and are sorted, so a re-run does not
+churn git.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from reliability_support import RESULTS, Results, SimClock, set_connection
+
+from airflow_provider_oktopost.core import clock, throttle
+from airflow_provider_oktopost.testing import OktopostSandbox
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS_FILE = REPO / "docs" / "reliability-results.md"
+
+
+@pytest.fixture
+def rsandbox(oktopost_sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch) -> OktopostSandbox:
+    """The reset sandbox without its rate limit, ``oktopost_default`` pointing at it, client throttle off."""
+    oktopost_sandbox.configure(rate_limit_per_minute=None)
+    set_connection(oktopost_sandbox, monkeypatch)
+    throttle.reset_registry()
+    return oktopost_sandbox
+
+
+@pytest.fixture
+def sim_clock(rsandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimClock]:
+    """Patch time, not the network (provider clock and the sensor's poke-mode ``time.sleep``)."""
+    import airflow.sdk.bases.sensor as sensor_module
+
+    sim = SimClock(rsandbox)
+    monkeypatch.setattr(clock, "sleep", sim.sleep)
+    monkeypatch.setattr(clock, "async_sleep", sim.async_sleep)
+    monkeypatch.setattr(clock, "wall", sim.wall)
+    monkeypatch.setattr(clock, "monotonic", sim.monotonic)
+    monkeypatch.setattr(
+        sensor_module, "time", SimpleNamespace(sleep=sim.sleep, monotonic=sim.monotonic, time=sim.wall)
+    )
+    yield sim
+
+
+@pytest.fixture(scope="session")
+def results() -> Iterator[Results]:
+    yield RESULTS
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if exitstatus == 0 and RESULTS.complete():
+        text = RESULTS.render()
+        if not RESULTS_FILE.exists() or RESULTS_FILE.read_text() != text:
+            RESULTS_FILE.write_text(text)

@@ -1,0 +1,59 @@
+"""Issue 6: templated arguments that render to bad values fail the task, at once and without retries, with
+the same clear errors naming the parameter, before any request (a real ``dag.test`` run)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_oktopost.testing import OktopostSandbox
+from airflow_provider_oktopost.testing.dagrun import run_dag, task_states
+
+pytestmark = pytest.mark.airflow
+DAG_FILE = Path(__file__).parent / "dags" / "reliability_bad_templates.py"
+
+EXPECTED = {
+    "connect_bad_type": "integration_type must be an integration type",
+    "connect_bad_cname": "cname_id must be a non-empty Oktopost ID",
+    "connect_bad_settings": "settings must be a dict, or a string holding a JSON object",
+    "update_bad_id": "integration_id must be a non-empty Oktopost ID",
+    "update_bad_state": "state must be one of 'active', 'disabled'",
+    "delete_bad_id": "integration_id must be a non-empty Oktopost ID",
+    "list_bad_status": "status must be one of 'valid', 'invalid'",
+    "sensor_bad_id": "integration_id must be a non-empty Oktopost ID",
+    "sensor_bad_id_deferrable": "integration_id must be a non-empty Oktopost ID",
+}
+
+
+def test_bad_rendered_values_fail_every_task_before_any_request(
+    airflow_db: Path, rsandbox: OktopostSandbox, capfd: pytest.CaptureFixture[str]
+) -> None:
+    spec = importlib.util.spec_from_file_location("reliability_bad_templates", DAG_FILE)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    capfd.readouterr()
+    run = run_dag(
+        module.dag,
+        run_conf={
+            "type": "c d",
+            "path": "../../me",
+            "settings": "{not json",
+            "state": "paused",
+            "query": "014abc?x=1#y",
+            "unicode": "014\u202eabc",
+            "empty": "",
+        },
+    )
+    out = "".join(capfd.readouterr())
+    states = task_states(run)
+    assert states == dict.fromkeys(EXPECTED, "failed"), states
+    for task_id, text in EXPECTED.items():
+        assert re.search(re.escape(text), out), (task_id, text)
+    assert "Invalid argument after rendering templates" in out
+    assert rsandbox.count() == 0  # no request reached the API
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    assert all(ti.try_number == 1 for ti in tis.values())  # failed for good, not retried
