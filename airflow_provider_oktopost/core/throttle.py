@@ -40,6 +40,12 @@ class Throttle:
             self._slots.append(at)
             return at - now
 
+    def set_per_minute(self, per_minute: int) -> None:
+        if per_minute < 1:
+            raise ValueError(f"rate_limit_per_minute must be >= 1, got {per_minute}")
+        with self._lock:
+            self.per_minute = per_minute
+
     def pause(self, seconds: float) -> None:
         """Hold every caller of this account back (after a 429 from a client we do not control)."""
         with self._lock:
@@ -56,12 +62,19 @@ _registry_lock = threading.Lock()
 
 
 def throttle_for(base_url: str, account_id: str, per_minute: int = DEFAULT_PER_MINUTE) -> Throttle:
-    """The process-wide throttle of one account on one API host (created on first use)."""
+    """The process-wide throttle of one account on one API host (created on first use).
+
+    Every connection to the account shares it; when they ask for different budgets, the smallest wins.
+    """
     key = (base_url, account_id)
     with _registry_lock:
         throttle = _registry.get(key)
-        if throttle is None or throttle.per_minute != per_minute:
+        if throttle is None:
             throttle = _registry[key] = Throttle(per_minute)
+        elif per_minute < throttle.per_minute:
+            # Two connections of one account with different budgets: the account keeps one window (its
+            # history must not be lost) and the stricter budget.
+            throttle.set_per_minute(per_minute)
         return throttle
 
 

@@ -2,9 +2,10 @@
 
 Both run on the triggerer's event loop, so nothing here blocks: the connection is looked up with
 :func:`~airflow_provider_oktopost.hooks.oktopost_async.aget_client_config` (never the sync lookup, which
-would call the secrets masker on the loop), HTTP goes through one ``httpx`` pool per wait, and every wait is
-``clock.async_sleep``. Deadlines are absolute epoch seconds (``clock.wall()``), so a triggerer restart
-cannot extend a wait. Only reads happen here; changes are made by operators in workers.
+would call the secrets masker on the loop), the integration triggers of one account share one poller and
+one ``httpx`` pool (:mod:`.poller`), and every wait is ``clock.async_sleep``. Deadlines are absolute epoch
+seconds (``clock.wall()``), so a triggerer restart cannot extend a wait. Only reads happen here; changes are
+made by operators in workers.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.exceptions import OktopostRateLimitError
 from airflow_provider_oktopost.validation import PERMANENT_ERRORS, TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
-    from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
     from airflow_provider_oktopost.models import Integration
+    from airflow_provider_oktopost.triggers.waiter import Waiter
 
 _MODULE = __name__
 
@@ -112,25 +112,33 @@ class OktopostIntegrationTrigger(BaseTrigger):
     def _target(self) -> str:
         return f"status={self.target_status or 'any'}, state={self.target_state or 'any'}"
 
-    async def _check(self, client: OktopostAsyncClient) -> Integration:
-        """Read the integration once (the unit a shared per-account poller can replace)."""
-        return await client.get_integration(self.integration_id)
+    async def _check(self, waiter: Waiter) -> Integration | None:
+        """The next reading of the integration from the account's shared poller.
 
-    def _pause(self, seconds: float) -> float:
-        """``seconds``, cut short so that no sleep runs past ``end_time``."""
-        if self.end_time is not None:
-            seconds = min(seconds, self.end_time - clock.wall())
-        return max(seconds, 0.0)
+        ``None`` means the poller woke the trigger because ``end_time`` has passed. A failed read raises
+        the error it ran into, exactly as reading the integration directly would.
+        """
+        return await waiter.next_reading()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         secrets: tuple[str, ...] = ()
         last: Integration | None = None
         try:
-            from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient, aget_client_config
+            from airflow_provider_oktopost.hooks.oktopost_async import aget_client_config
+            from airflow_provider_oktopost.triggers.poller import join
 
             config = await aget_client_config(self.oktopost_conn_id)
             secrets = config.secrets
-            async with OktopostAsyncClient(config) as client:
+            # Reads go through one poller per account in this process (see triggers.poller); leaving
+            # the block (event, cancellation, error) stops this integration being polled.
+            async with join(
+                config,
+                self.integration_id,
+                target_status=self.target_status,
+                target_state=self.target_state,
+                poll_interval=self.poll_interval,
+                end_time=self.end_time,
+            ) as waiter:
                 while True:
                     if self.end_time is not None and clock.wall() >= self.end_time:
                         yield self._event(
@@ -140,36 +148,35 @@ class OktopostIntegrationTrigger(BaseTrigger):
                             last,
                         )
                         return
-                    wait = self.poll_interval
                     try:
-                        last = await self._check(client)
+                        reading = await self._check(waiter)
                     except PERMANENT_ERRORS as error:
                         yield self._event("error", _scrub(str(error), secrets), last)
                         return
                     except TRANSIENT_ERRORS as error:
-                        if isinstance(error, OktopostRateLimitError):
-                            wait = max(wait, error.retry_after)
                         self.log.warning(
                             "Reading integration %s failed, will try again in %.0fs: %s",
                             self.integration_id,
-                            self._pause(wait),
+                            waiter.retry_in(),
                             _scrub(str(error), secrets),
                         )
-                    else:
-                        if last.matches(self.target_status, self.target_state):
-                            yield self._event(
-                                "success",
-                                f"Integration {self.integration_id} reached {self._target()}",
-                                last,
-                            )
-                            return
-                        self.log.info(
-                            "Integration %s is %s; waiting for %s",
-                            self.integration_id,
-                            _describe(last),
-                            self._target(),
+                        continue
+                    if reading is None:
+                        continue  # woken at the deadline
+                    last = reading
+                    if last.matches(self.target_status, self.target_state):
+                        yield self._event(
+                            "success",
+                            f"Integration {self.integration_id} reached {self._target()}",
+                            last,
                         )
-                    await clock.async_sleep(self._pause(wait))
+                        return
+                    self.log.info(
+                        "Integration %s is %s; waiting for %s",
+                        self.integration_id,
+                        _describe(last),
+                        self._target(),
+                    )
         except asyncio.CancelledError:
             raise  # the triggerer is stopping or moving this trigger: not an outcome
         except PERMANENT_ERRORS as error:  # a broken connection, found before the first read

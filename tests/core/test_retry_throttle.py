@@ -70,5 +70,9 @@ def test_registry_shares_per_account() -> None:
     assert throttle.throttle_for("https://api", "001a") is a
     assert throttle.throttle_for("https://api", "001b") is not a
     assert throttle.throttle_for("https://eu", "001a") is not a
+    assert throttle.throttle_for("https://api", "001a", per_minute=20) is a
+    assert a.per_minute == 20
+    assert throttle.throttle_for("https://api", "001a", per_minute=40) is a
+    assert a.per_minute == 20
     with pytest.raises(ValueError):
         throttle.Throttle(0)

@@ -1,0 +1,363 @@
+"""One coalesced poller per Oktopost account in a triggerer process.
+
+Every :class:`~airflow_provider_oktopost.triggers.oktopost.OktopostIntegrationTrigger` running on the same
+event loop with the same connection (API host, Account ID and key) joins one :class:`AccountPoller` as a
+:class:`Waiter`. The poller reads the status of every waited-for integration at the lowest call cost and
+hands each waiter its reading; the trigger applies the same rules as before (success on a match, an error
+event on a permanent refusal, keep waiting on a transient one, timeout at its own absolute deadline).
+
+Strategy, decided per cycle and re-decided after every page:
+
+- the *due* waiters are those that would be overdue before the next cycle (``next_due < now + cadence``,
+  where ``cadence`` is the smallest ``poll_interval`` of the waiters), so a waiter with a longer interval
+  than the others is not read more often than it asks for, and never less often;
+- a listing (``GET /v2/integration?_count=100``, with ``type=`` when every due waiter's integration is
+  known to be of one type) costs ``ceil(Total / 100)`` calls, individual reads cost one call per distinct
+  due integration; the poller lists only while the pages still to fetch are fewer than the integrations
+  still unread (``Total`` is learned from a previous listing; unknown, a listing is assumed to cost one
+  page), and stops listing as soon as every due integration was seen;
+- an integration missing from a *complete* listing is confirmed with an individual read (a 404 then fails
+  that waiter only).
+
+Budget: every request goes through the account's process-wide :func:`~..core.throttle.throttle_for`
+budget (``rate_limit_per_minute`` on the connection, 50 by default), so the poller alone stays under the
+60-calls-a-minute burst limit. A 429 that happens anyway (another client of the same key) pauses the whole
+account's polling for ``retry_after`` (the server's hint, or the documented 15-minute block); sleeps are
+always cut at the earliest waiter deadline, so timeouts fire on time during a pause.
+
+One shared ``httpx`` pool per poller, closed when the poller stops, i.e. when the last waiter leaves. An
+unexpected exception in a cycle is logged and the poller backs off and continues; if the poller task ends
+for any other reason while waiters are still active, each of them gets the error instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost.core.operations import FULL_PAGE, next_page
+from airflow_provider_oktopost.exceptions import OktopostAuthError, OktopostRateLimitError
+from airflow_provider_oktopost.triggers.waiter import WAKE, Reading, Waiter
+from airflow_provider_oktopost.validation import PERMANENT_ERRORS, TRANSIENT_ERRORS
+
+if TYPE_CHECKING:
+    import httpx
+
+    from airflow_provider_oktopost.core.config import ClientConfig
+    from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
+
+log = logging.getLogger("airflow_provider_oktopost.poller")
+
+#: The longest back-off after a cycle failed unexpectedly.
+MAX_BACKOFF = 60.0
+#: A new poller's first cycle waits until no trigger joined for GATHER_QUIET s (at most GATHER_MAX s).
+GATHER_QUIET = 0.01
+GATHER_MAX = 0.2
+#: Readings handed out per event-loop slice, so that a page of 100 does not hold the loop in one burst.
+DISPATCH_BATCH = 10
+
+
+PollerKey = tuple[asyncio.AbstractEventLoop, str, str, str]
+_pollers: dict[PollerKey, AccountPoller] = {}
+
+
+def _key(config: ClientConfig) -> PollerKey:
+    # The key's digest, not the key: two connections of one account with different keys must not share a
+    # pool (one of them may be wrong), though they share the account's call budget.
+    digest = hashlib.sha256(config.api_key.encode()).hexdigest()
+    return (asyncio.get_running_loop(), config.base_url, config.account_id, digest)
+
+
+def active_pollers() -> list[AccountPoller]:
+    """The pollers of the running event loop (tests, benchmarks)."""
+    loop = asyncio.get_running_loop()
+    return [poller for key, poller in _pollers.items() if key[0] is loop]
+
+
+@contextlib.asynccontextmanager
+async def join(
+    config: ClientConfig,
+    integration_id: str,
+    *,
+    target_status: str | None,
+    target_state: str | None,
+    poll_interval: float,
+    end_time: float | None,
+) -> AsyncIterator[Waiter]:
+    """Wait for ``integration_id`` through the account's poller; leaving the block leaves the poller."""
+    key = _key(config)
+    poller = _pollers.get(key)
+    if poller is None:
+        poller = _pollers[key] = AccountPoller(config, key)
+    waiter = Waiter(integration_id, target_status, target_state, float(poll_interval), end_time, poller)
+    poller.add(waiter)
+    try:
+        yield waiter
+    finally:
+        await poller.remove(waiter)
+
+
+class AccountPoller:
+    """Reads the integrations its waiters wait for, one cycle per ``cadence``; see the module docs."""
+
+    def __init__(self, config: ClientConfig, key: PollerKey) -> None:
+        self.config = config
+        self._key = key
+        self.waiters: list[Waiter] = []
+        self._by_id: dict[str, list[Waiter]] = {}
+        self._client: OktopostAsyncClient | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._paused_until = -math.inf
+        self._wake_at = math.inf
+        #: ``Total`` of the last listing, per type filter (``None``: unfiltered).
+        self.totals: dict[str | None, int] = {}
+        self.listing_refused = False
+        self.cycles = 0
+        self.calls = 0
+        self.stopped = False
+
+    # -- membership ---------------------------------------------------------------------------------
+
+    @property
+    def http_client(self) -> httpx.AsyncClient | None:
+        """The shared pool (``None`` before the first request)."""
+        return None if self._client is None else self._client._transport.client
+
+    def active(self) -> list[Waiter]:
+        return [w for w in self.waiters if not w.done]
+
+    def add(self, waiter: Waiter) -> None:
+        self.waiters.append(waiter)
+        self._by_id.setdefault(waiter.integration_id, []).append(waiter)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"oktopost-poller-{self.config.account_id}"
+            )
+        elif clock.wall() + waiter.poll_interval < self._wake_at:
+            self._wake.set()  # the new waiter wants reading sooner than the poller planned to wake
+
+    async def remove(self, waiter: Waiter) -> None:
+        with contextlib.suppress(ValueError):
+            self.waiters.remove(waiter)
+        same = self._by_id.get(waiter.integration_id, [])
+        with contextlib.suppress(ValueError):
+            same.remove(waiter)
+        if not same:
+            self._by_id.pop(waiter.integration_id, None)
+        waiter.done = True
+        if not self.active():
+            await self.stop()
+
+    async def stop(self) -> None:
+        """Leave the registry at once (a new waiter gets a new poller), end the task, close the pool."""
+        if _pollers.get(self._key) is self:
+            del _pollers[self._key]
+        self.stopped = True
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait({task})
+        await self._close()
+
+    async def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    # -- the loop -------------------------------------------------------------------------------------
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - clock.wall())
+
+    def pause(self, seconds: float) -> None:
+        """Hold every read of this account back for ``seconds`` (after a 429)."""
+        self._paused_until = max(self._paused_until, clock.wall() + seconds)
+        log.warning(
+            "Oktopost account %s is rate limited: polling paused for %.0fs", self.config.account_id, seconds
+        )
+
+    def cadence(self) -> float:
+        return min((w.poll_interval for w in self.active()), default=60.0)
+
+    def _next_wait(self, failures: int) -> float:
+        now = clock.wall()
+        active = self.active()
+        # Every cadence, or sooner when a waiter falls due sooner (e.g. the fast waiters just left). A waiter
+        # that joined since the last cycle waits for the next one (at most its own poll_interval, see add()),
+        # so triggers arriving one by one do not each cause a cycle of their own.
+        wait = min([self.cadence()] + [w.next_due - now for w in active if w.reads])
+        if failures:
+            wait = max(wait, min(MAX_BACKOFF, 2.0**failures))
+        wait = max(wait, self._paused_until - now)
+        deadlines = [w.end_time for w in active if w.end_time is not None]
+        if deadlines:
+            wait = min(wait, min(deadlines) - now)
+        return max(wait, 0.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        self._wake_at = clock.wall() + seconds
+        sleeper = asyncio.ensure_future(clock.async_sleep(seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for future in (sleeper, waker):
+                future.cancel()
+            self._wake_at = math.inf
+
+    async def _gather(self) -> None:
+        """Let triggers that start together (a triggerer picking up a batch) join before the first cycle.
+
+        Event-loop time, not the provider clock: this is about scheduling, it waits at most
+        ``GATHER_MAX`` seconds and returns as soon as no waiter joined for ``GATHER_QUIET`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + GATHER_MAX
+        joined = -1
+        while len(self.waiters) != joined and loop.time() < give_up:
+            joined = len(self.waiters)
+            await asyncio.sleep(GATHER_QUIET)
+
+    async def _run(self) -> None:
+        failures = 0
+        reason: BaseException | None = None
+        try:
+            await self._gather()
+            while self.active():
+                try:
+                    await self._cycle()
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    log.exception("Oktopost poller for account %s: cycle failed", self.config.account_id)
+                if not self.active():
+                    break
+                await self._sleep(self._next_wait(failures))
+        except BaseException as error:
+            reason = error
+            raise
+        finally:
+            if _pollers.get(self._key) is self:
+                del _pollers[self._key]
+            self.stopped = True
+            await self._close()
+            if not isinstance(reason, asyncio.CancelledError) or self.active():
+                stopped = RuntimeError(
+                    f"The Oktopost poller of account {self.config.account_id} stopped"
+                    + (f": {type(reason).__name__}: {reason}" if reason is not None else "")
+                )
+                for waiter in self.active():
+                    waiter.deliver(stopped)
+
+    def _due(self) -> list[Waiter]:
+        now = clock.wall()
+        cadence = self.cadence()
+        due = []
+        for waiter in self.active():
+            if waiter.end_time is not None and now >= waiter.end_time:
+                waiter.deliver(WAKE)  # the trigger times out; no read is spent on it
+            elif waiter.next_due < now + cadence:
+                due.append(waiter)
+        return due
+
+    async def _cycle(self) -> None:
+        due = self._due()
+        if not due or self.paused_for() > 0:
+            return
+        self.cycles += 1
+        if self._client is None:
+            from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
+
+            self._client = OktopostAsyncClient(self.config)
+        wanted = list(dict.fromkeys(w.integration_id for w in due))
+        unread = await self._list(due, wanted)
+        for integration_id in unread:
+            if self.paused_for() > 0:
+                return  # the rest stay due; they are read once the block is over
+            await self._get(integration_id)
+
+    async def _get(self, integration_id: str) -> None:
+        assert self._client is not None
+        self.calls += 1
+        reading: Reading
+        try:
+            reading = await self._client.get_integration(integration_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # each waiter's own verdict, never the others'
+            reading = error
+            if isinstance(error, OktopostRateLimitError):
+                self.pause(error.retry_after)
+        self._dispatch(integration_id, reading)
+
+    def _dispatch(self, integration_id: str, reading: Reading) -> None:
+        for waiter in self._by_id.get(integration_id, ()):
+            if not waiter.done:
+                waiter.deliver(reading)
+
+    def _list_type(self, due: list[Waiter]) -> str | None:
+        types = {w.type for w in due}
+        if len(types) == 1:
+            (only,) = types
+            return only
+        return None
+
+    async def _list(self, due: list[Waiter], wanted: list[str]) -> list[str]:
+        """Page through the listing while it is cheaper than individual reads; returns what is left."""
+        if self.listing_refused:
+            return wanted
+        assert self._client is not None
+        list_type = self._list_type(due)
+        remaining = dict.fromkeys(wanted)
+        known_total = self.totals.get(list_type)
+        max_total = 0
+        page_no: int | None = 0
+        complete = False
+        while remaining and page_no is not None:
+            total = max(max_total, known_total or 0)
+            pages_left = 1 if known_total is None and page_no == 0 else math.ceil(total / FULL_PAGE) - page_no
+            if pages_left >= len(remaining):
+                break
+            self.calls += 1
+            try:
+                page = await self._client.list_integrations(list_type, page_no, FULL_PAGE)
+            except asyncio.CancelledError:
+                raise
+            except OktopostAuthError as error:  # the key itself is refused: a read would be refused too
+                for integration_id in remaining:
+                    self._dispatch(integration_id, error)
+                return []
+            except PERMANENT_ERRORS as error:
+                log.warning("Listing integrations failed (%s); reading them one by one", error)
+                self.listing_refused = True
+                return list(remaining)
+            except TRANSIENT_ERRORS as error:
+                if isinstance(error, OktopostRateLimitError):
+                    self.pause(error.retry_after)
+                for integration_id in remaining:
+                    self._dispatch(integration_id, error)
+                return []
+            max_total = max(max_total, page.total)
+            self.totals[list_type] = page.total
+            known_total = page.total
+            for n, item in enumerate(page.items, 1):
+                remaining.pop(item.id, None)
+                self._dispatch(item.id, item)
+                if n % DISPATCH_BATCH == 0:
+                    await asyncio.sleep(0)  # let the woken triggers (and everything else) run in slices
+            page_no = next_page(page, max_total)
+            complete = page_no is None
+        if complete and remaining:
+            log.info("%d integration(s) missing from the listing; reading them one by one", len(remaining))
+        return list(remaining)
+
+
+__all__ = ["WAKE", "AccountPoller", "Waiter", "active_pollers", "join"]

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make bench`: run the benchmarks in bench/ against the embedded sandbox and write docs/performance.md.
+# Not part of the test suite. Takes about 5 minutes on 2 cores. Set OKTOPOST_BENCH_VENV to use an existing
+# virtual environment instead of the one scripts/env.sh builds for the latest supported Airflow.
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$REPO"
+
+VENV="${OKTOPOST_BENCH_VENV:-$(ensure_venv "$AIRFLOW_HIGH")}"
+PY="$VENV/bin/python"
+if ! "$PY" -c 'import airflow.providers.http' 2>/dev/null; then
+  log "Installing apache-airflow-providers-http into $VENV (the parse-time comparison)"
+  "$PY" -m pip install --quiet apache-airflow-providers-http >&2
+fi
+
+OUT="$(mktemp -d)"
+export PYTHONPATH="$REPO/bench${PYTHONPATH:+:$PYTHONPATH}"
+export AIRFLOW_HOME="$OUT/airflow-home" AIRFLOW__CORE__LOAD_EXAMPLES=False
+mkdir -p "$AIRFLOW_HOME"
+STARTED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+run() {  # run NAME ARGS...: keep the full output, show the figures
+  local name="$1"; shift
+  log "bench: $name"
+  "$PY" "$@" > "$OUT/$name.log" 2>&1 || { tail -40 "$OUT/$name.log" >&2; exit 1; }
+  grep -v '^\S*Z \[' "$OUT/$name.log" | grep -v '^RESULT ' >&2 || true
+  grep '^RESULT ' "$OUT/$name.log" | sed 's/^RESULT //' >> "$OUT/results.jsonl"
+}
+
+run parse_cost bench/parse_cost.py
+run hook_overhead bench/hook_overhead.py
+run waits_poller bench/waits.py poller
+run waits_baseline bench/waits.py baseline
+run onboarding bench/onboarding.py
+
+"$PY" bench/report.py "$OUT/results.jsonl" \
+  --command "make bench" --started "$STARTED" --venv "$VENV" > docs/performance.md
+log "Wrote docs/performance.md (raw output in $OUT)"
