@@ -16,9 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import SleepRecorder
-
-from airflow_provider_oktopost.core import clock
+from support import SimClock
 
 REPO = Path(__file__).resolve().parent.parent
 # Guarded: Airflow's DAG parser may import this file again (it looks for "airflow" and "dag" in files under
@@ -81,13 +79,6 @@ def airflow_db(airflow_home: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> Iterator[SleepRecorder]:
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> SimClock:
     """Patch time, not the network: backoff and throttle waits are recorded instead of slept."""
-    recorder = SleepRecorder()
-    real_monotonic = clock.monotonic
-    real_wall = clock.wall
-    monkeypatch.setattr(clock, "sleep", recorder.sleep)
-    monkeypatch.setattr(clock, "async_sleep", recorder.async_sleep)
-    monkeypatch.setattr(clock, "monotonic", lambda: real_monotonic() + recorder.offset)
-    monkeypatch.setattr(clock, "wall", lambda: real_wall() + recorder.offset)
-    yield recorder
+    return SimClock().install(monkeypatch)

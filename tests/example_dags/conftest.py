@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import SimClock
 
-from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 
@@ -24,22 +24,5 @@ def fast_time(sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch) -> Okto
     A trigger's 15-second poll interval becomes a 20 ms real pause while the sandbox's clock (validation
     delay, rate-limit window) and the provider's clock both move by the full interval.
     """
-    import asyncio
-
-    offset = {"s": 0.0}
-    real_wall, real_monotonic = clock.wall, clock.monotonic
-
-    async def async_sleep(seconds: float) -> None:
-        offset["s"] += max(seconds, 0)
-        sandbox.advance(max(seconds, 0))
-        await asyncio.sleep(0.02)
-
-    def sleep(seconds: float) -> None:
-        offset["s"] += max(seconds, 0)
-        sandbox.advance(max(seconds, 0))
-
-    monkeypatch.setattr(clock, "async_sleep", async_sleep)
-    monkeypatch.setattr(clock, "sleep", sleep)
-    monkeypatch.setattr(clock, "wall", lambda: real_wall() + offset["s"])
-    monkeypatch.setattr(clock, "monotonic", lambda: real_monotonic() + offset["s"])
+    SimClock(sandbox, real_pause=0.02).install(monkeypatch)
     return sandbox

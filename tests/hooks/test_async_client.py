@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support import SleepRecorder
+from support import SimClock
 
 from airflow_provider_oktopost.exceptions import (
     OktopostAuthError,
@@ -34,14 +34,14 @@ async def test_reads(sandbox: OktopostSandbox) -> None:
             await client.get_integration("014missing00000")
 
 
-async def test_retries_are_awaited_not_slept(sandbox: OktopostSandbox, no_sleep: SleepRecorder) -> None:
+async def test_retries_are_awaited_not_slept(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     sandbox.inject(Fault(kind="status", status=503, times=2), Fault(kind="drop"))
     async with await OktopostAsyncClient.from_conn_id() as client:
         assert (await client.get_me()).account_id == sandbox.account_id
     assert sandbox.count() == 4 and len(no_sleep.slept) == 3
 
 
-async def test_same_errors_as_the_hook(sandbox: OktopostSandbox, no_sleep: SleepRecorder) -> None:
+async def test_same_errors_as_the_hook(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     async with await OktopostAsyncClient.from_conn_id() as client:
         sandbox.inject(Fault(kind="status", status=503, times=None))
         with pytest.raises(OktopostServerError, match="HTTP 503"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import SleepRecorder
+from support import SimClock
 
 from airflow_provider_oktopost.exceptions import (
     OktopostApiError,
@@ -45,7 +45,7 @@ def status(
 
 @pytest.mark.parametrize("code", [500, 502, 503, 504])
 def test_5xx_is_retried_with_backoff_then_succeeds(
-    sandbox: OktopostSandbox, no_sleep: SleepRecorder, code: int
+    sandbox: OktopostSandbox, no_sleep: SimClock, code: int
 ) -> None:
     sandbox.inject(status(code, times=2))
     assert OktopostHook().get_me().account_id == sandbox.account_id
@@ -54,7 +54,7 @@ def test_5xx_is_retried_with_backoff_then_succeeds(
     assert 0.5 <= no_sleep.slept[0] <= 1 and 1 <= no_sleep.slept[1] <= 2
 
 
-def test_5xx_gives_up_after_the_budget(sandbox: OktopostSandbox, no_sleep: SleepRecorder) -> None:
+def test_5xx_gives_up_after_the_budget(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     sandbox.inject(status(503, times=None))
     with pytest.raises(OktopostServerError, match=r"GET /v2/me failed: HTTP 503") as info:
         OktopostHook(max_retries=2).get_me()
@@ -63,14 +63,14 @@ def test_5xx_gives_up_after_the_budget(sandbox: OktopostSandbox, no_sleep: Sleep
     assert len(no_sleep.slept) == 2
 
 
-def test_html_502_message_is_readable(sandbox: OktopostSandbox, no_sleep: SleepRecorder) -> None:
+def test_html_502_message_is_readable(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     sandbox.inject(status(502, times=None, body="<html><body><h1>502 Bad Gateway</h1></body></html>"))
     with pytest.raises(OktopostServerError, match="502 Bad Gateway") as info:
         OktopostHook(max_retries=0).get_me()
     assert "<h1>" not in str(info.value)
 
 
-def test_429_with_retry_after_is_honoured(sandbox: OktopostSandbox, no_sleep: SleepRecorder) -> None:
+def test_429_with_retry_after_is_honoured(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     sandbox.inject(status(429, times=1, body="", retry_after="7"))
     OktopostHook().get_me()
     assert sandbox.count() == 2
@@ -78,7 +78,7 @@ def test_429_with_retry_after_is_honoured(sandbox: OktopostSandbox, no_sleep: Sl
 
 
 def test_429_without_hint_raises_with_the_documented_block(
-    sandbox: OktopostSandbox, no_sleep: SleepRecorder
+    sandbox: OktopostSandbox, no_sleep: SimClock
 ) -> None:
     sandbox.inject(status(429, times=None, body=""))
     with pytest.raises(OktopostRateLimitError) as info:
@@ -88,7 +88,7 @@ def test_429_without_hint_raises_with_the_documented_block(
     assert max(no_sleep.slept) < 60  # never sleeps out a 15-minute block inside a worker
 
 
-def test_429_with_a_long_hint_is_raised_at_once(sandbox: OktopostSandbox, no_sleep: SleepRecorder) -> None:
+def test_429_with_a_long_hint_is_raised_at_once(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     sandbox.inject(status(429, times=None, body="", retry_after="600"))
     with pytest.raises(OktopostRateLimitError, match="retry after 600s") as info:
         OktopostHook().get_me()
@@ -96,7 +96,7 @@ def test_429_with_a_long_hint_is_raised_at_once(sandbox: OktopostSandbox, no_sle
     assert sandbox.count() == 1
 
 
-def test_the_sandbox_block_is_a_rate_limit_error(sandbox: OktopostSandbox, no_sleep: SleepRecorder) -> None:
+def test_the_sandbox_block_is_a_rate_limit_error(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     sandbox.configure(rate_limit_per_minute=2, block_seconds=900)
     hook = OktopostHook(max_retries=1)
     hook.get_me()
@@ -138,7 +138,7 @@ def test_the_sandbox_block_is_a_rate_limit_error(sandbox: OktopostSandbox, no_sl
     ],
 )
 def test_permanent_errors_fail_at_once(
-    sandbox: OktopostSandbox, no_sleep: SleepRecorder, fault: Fault, cls: type[OktopostError], text: str
+    sandbox: OktopostSandbox, no_sleep: SimClock, fault: Fault, cls: type[OktopostError], text: str
 ) -> None:
     sandbox.inject(fault)
     with pytest.raises(cls, match=text):
@@ -148,7 +148,7 @@ def test_permanent_errors_fail_at_once(
 
 
 def test_wrong_key_is_an_auth_error_without_the_key(
-    sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch, no_sleep: SleepRecorder
+    sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch, no_sleep: SimClock
 ) -> None:
     conn = sandbox.connection_dict() | {"password": "wrong-key-SECRET-123"}
     monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", json.dumps(conn))
@@ -160,7 +160,7 @@ def test_wrong_key_is_an_auth_error_without_the_key(
     assert sandbox.count() == 2
 
 
-def test_forbidden_key_is_an_auth_error(sandbox: OktopostSandbox, no_sleep: SleepRecorder) -> None:
+def test_forbidden_key_is_an_auth_error(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     sandbox.configure(forbidden_keys=[sandbox.api_key])
     with pytest.raises(OktopostAuthError, match="HTTP 403"):
         OktopostHook().list_integrations()
@@ -168,21 +168,21 @@ def test_forbidden_key_is_an_auth_error(sandbox: OktopostSandbox, no_sleep: Slee
 
 @pytest.mark.parametrize("kind", ["malformed", "empty", "drop"])
 def test_unreadable_or_dropped_reads_are_retried(
-    sandbox: OktopostSandbox, no_sleep: SleepRecorder, kind: str
+    sandbox: OktopostSandbox, no_sleep: SimClock, kind: str
 ) -> None:
     sandbox.inject(Fault(kind=kind, times=2))  # type: ignore[arg-type]
     assert OktopostHook().get_me().account_id == sandbox.account_id
     assert sandbox.count() == 3
 
 
-def test_read_timeout_is_retried(sandbox: OktopostSandbox, no_sleep: SleepRecorder) -> None:
+def test_read_timeout_is_retried(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     sandbox.inject(Fault(kind="delay", delay_seconds=1.0, method="GET"))
     assert OktopostHook(timeout=0.2).list_integrations().total == 0
     assert len(no_sleep.slept) == 1  # one retry; the slow first request is logged when the server finishes it
 
 
 def test_connection_refused_is_a_transport_error(
-    sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch, no_sleep: SleepRecorder
+    sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch, no_sleep: SimClock
 ) -> None:
     import socket
 
@@ -200,9 +200,7 @@ def test_connection_refused_is_a_transport_error(
 # ---- exactly-once creates ----------------------------------------------------------------------------------
 
 
-def test_lost_response_to_connect_creates_exactly_one(
-    sandbox: OktopostSandbox, no_sleep: SleepRecorder
-) -> None:
+def test_lost_response_to_connect_creates_exactly_one(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     sandbox.inject(Fault(kind="lost_response", method="POST", path=LIST))
     created = OktopostHook().connect_integration("cd", "0CN000000000042")
     assert [i["Id"] for i in sandbox.integrations] == [created.id]
@@ -219,7 +217,7 @@ def test_lost_response_to_connect_creates_exactly_one(
     ],
 )
 def test_connect_not_committed_is_sent_again_once(
-    sandbox: OktopostSandbox, no_sleep: SleepRecorder, fault: Fault
+    sandbox: OktopostSandbox, no_sleep: SimClock, fault: Fault
 ) -> None:
     sandbox.inject(fault)
     created = OktopostHook().connect_integration("cd", "0CN000000000042")
@@ -234,15 +232,13 @@ def test_connect_timeout_waits_before_looking(sandbox: OktopostSandbox) -> None:
     assert [i["Id"] for i in sandbox.integrations] == [created.id]
 
 
-def test_connect_refused_by_429_is_resent(sandbox: OktopostSandbox, no_sleep: SleepRecorder) -> None:
+def test_connect_refused_by_429_is_resent(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     sandbox.inject(status(429, body="", method="POST", path=LIST, retry_after="1"))
     OktopostHook().connect_integration("cd", "0CN000000000042")
     assert len(sandbox.integrations) == 1 and sandbox.count(method="POST") == 2
 
 
-def test_connect_gives_up_when_the_server_keeps_failing(
-    sandbox: OktopostSandbox, no_sleep: SleepRecorder
-) -> None:
+def test_connect_gives_up_when_the_server_keeps_failing(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     sandbox.inject(Fault(kind="status", status=503, method="POST", path=LIST, times=None))
     with pytest.raises(OktopostServerError):
         OktopostHook(max_retries=2).connect_integration("cd", "0CN000000000042")
@@ -250,7 +246,7 @@ def test_connect_gives_up_when_the_server_keeps_failing(
     assert sandbox.count(method="POST") == 3
 
 
-def test_delete_whose_response_was_lost_is_done(sandbox: OktopostSandbox, no_sleep: SleepRecorder) -> None:
+def test_delete_whose_response_was_lost_is_done(sandbox: OktopostSandbox, no_sleep: SimClock) -> None:
     made = sandbox.add_integration("cd", "0CN000000000042")
     sandbox.inject(Fault(kind="lost_response", method="DELETE"))
     OktopostHook().delete_integration(made["Id"])

@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from support import SleepRecorder
+from support import SimClock
 
 from airflow_provider_oktopost.exceptions import OktopostError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
@@ -35,7 +35,7 @@ async def test_key_absent_everywhere(
     keyed: OktopostSandbox,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
-    no_sleep: SleepRecorder,
+    no_sleep: SimClock,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("urllib3", "httpx", "httpcore", "airflow_provider_oktopost"):

@@ -13,9 +13,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from reliability_support import RESULTS, Results, SimClock, set_connection
+from reliability_support import RESULTS, Results, set_connection
+from support import SimClock
 
-from airflow_provider_oktopost.core import clock, throttle
+from airflow_provider_oktopost.core import throttle
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,11 +37,7 @@ def sim_clock(rsandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch) -> Ite
     """Patch time, not the network (provider clock and the sensor's poke-mode ``time.sleep``)."""
     import airflow.sdk.bases.sensor as sensor_module
 
-    sim = SimClock(rsandbox)
-    monkeypatch.setattr(clock, "sleep", sim.sleep)
-    monkeypatch.setattr(clock, "async_sleep", sim.async_sleep)
-    monkeypatch.setattr(clock, "wall", sim.wall)
-    monkeypatch.setattr(clock, "monotonic", sim.monotonic)
+    sim = SimClock(rsandbox).install(monkeypatch)
     monkeypatch.setattr(
         sensor_module, "time", SimpleNamespace(sleep=sim.sleep, monotonic=sim.monotonic, time=sim.wall)
     )

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_support import Results, SimClock
-from support import load_example
+from reliability_support import Results
+from support import SimClock, load_example
 
 from airflow_provider_oktopost.core import config as core_config
 from airflow_provider_oktopost.core.retry import RetryPolicy

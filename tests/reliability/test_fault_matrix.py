@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import requests
 from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred
-from reliability_support import Results, SimClock, set_connection
+from reliability_support import Results, set_connection
+from support import SimClock
 
 from airflow_provider_oktopost.exceptions import (
     OktopostApiError,
@@ -444,7 +445,7 @@ def test_fault_matrix(
     # 3. The requests: bounded, and spaced out by backoff.
     total = sb.count()
     target = sb.count(method, path)
-    waits = [s for s in sim.slept if s > 0]
+    waits = [round(s, 3) for s in sim.slept if s > 0]
     if case.category == PERMANENT:
         assert target == 1 and waits == []  # failed on the first answer, no retry
         last = sb.requests[-1]

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_support import SimClock
-from support import load_example
+from support import SimClock, load_example
 
 from airflow_provider_oktopost.exceptions import OktopostConfigError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook

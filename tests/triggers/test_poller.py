@@ -11,12 +11,11 @@ import asyncio
 import itertools
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support import SimClock
 
-from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.testing import Fault, OktopostSandbox
 from airflow_provider_oktopost.triggers import poller as poller_mod
 from airflow_provider_oktopost.triggers.oktopost import OktopostIntegrationTrigger
@@ -25,44 +24,14 @@ GET_ONE = r"/v2/integration/[^/]+"
 LIST = r"/v2/integration"
 
 
-class ScheduledClock:
-    """Fake time that moves only when the poller sleeps; runs scheduled changes as it passes them."""
-
-    def __init__(self, sandbox: OktopostSandbox, start: float) -> None:
-        self.sandbox = sandbox
-        self.start = self.now = start
-        self.sleeps: list[float] = []
-        self.schedule: list[tuple[float, Callable[[], None]]] = []
-
-    def at(self, offset: float, action: Callable[[], None]) -> None:
-        self.schedule.append((self.start + offset, action))
-        self.schedule.sort(key=lambda item: item[0])
-
-    def wall(self) -> float:
-        return self.now
-
-    async def async_sleep(self, seconds: float) -> None:
-        seconds = max(seconds, 0.0)
-        self.sleeps.append(seconds)
-        self.now += seconds
-        if seconds > 0:
-            self.sandbox.advance(seconds)
-        while self.schedule and self.schedule[0][0] <= self.now:
-            self.schedule.pop(0)[1]()
-        await asyncio.sleep(0)
+@pytest.fixture
+def fake(oktopost_connection_env: OktopostSandbox, monkeypatch: pytest.MonkeyPatch) -> SimClock:
+    """Time moves only when the poller sleeps; scheduled sandbox changes run as it passes them."""
+    return SimClock(oktopost_connection_env, start=1_800_000_000.0).install(monkeypatch)
 
 
 @pytest.fixture
-def fake(oktopost_connection_env: OktopostSandbox, monkeypatch: pytest.MonkeyPatch) -> ScheduledClock:
-    fake = ScheduledClock(oktopost_connection_env, start=1_800_000_000.0)
-    monkeypatch.setattr(clock, "wall", fake.wall)
-    monkeypatch.setattr(clock, "monotonic", fake.wall)
-    monkeypatch.setattr(clock, "async_sleep", fake.async_sleep)
-    return fake
-
-
-@pytest.fixture
-def reads(fake: ScheduledClock, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
+def reads(fake: SimClock, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
     """When each integration was read (by a listing or individually), in fake seconds from the start."""
     seen: dict[str, list[float]] = {}
     real = poller_mod.Waiter.deliver
@@ -76,7 +45,7 @@ def reads(fake: ScheduledClock, monkeypatch: pytest.MonkeyPatch) -> dict[str, li
     return seen
 
 
-def trigger(integration_id: str, fake: ScheduledClock, **kwargs: Any) -> OktopostIntegrationTrigger:
+def trigger(integration_id: str, fake: SimClock, **kwargs: Any) -> OktopostIntegrationTrigger:
     kwargs.setdefault("poll_interval", 60)
     kwargs.setdefault("end_time", fake.now + 3600)
     return OktopostIntegrationTrigger(integration_id, **kwargs)
@@ -109,7 +78,7 @@ def add(sandbox: OktopostSandbox, n: int, **kwargs: Any) -> list[str]:
 
 
 async def test_many_waiters_share_listing_pages_filtered_by_their_type(
-    oktopost_connection_env: OktopostSandbox, fake: ScheduledClock
+    oktopost_connection_env: OktopostSandbox, fake: SimClock
 ) -> None:
     sandbox = oktopost_connection_env
     add(sandbox, 500, type="cd")
@@ -129,7 +98,7 @@ async def test_many_waiters_share_listing_pages_filtered_by_their_type(
 
 
 async def test_few_waiters_are_read_one_by_one(
-    oktopost_connection_env: OktopostSandbox, fake: ScheduledClock
+    oktopost_connection_env: OktopostSandbox, fake: SimClock
 ) -> None:
     sandbox = oktopost_connection_env
     add(sandbox, 500)
@@ -151,7 +120,7 @@ async def test_few_waiters_are_read_one_by_one(
 
 
 async def test_a_single_waiter_behaves_like_the_old_trigger(
-    oktopost_connection_env: OktopostSandbox, fake: ScheduledClock
+    oktopost_connection_env: OktopostSandbox, fake: SimClock
 ) -> None:
     sandbox = oktopost_connection_env
     [one] = add(sandbox, 1, status="invalid")
@@ -163,7 +132,7 @@ async def test_a_single_waiter_behaves_like_the_old_trigger(
 
 
 async def test_waiters_that_leave_are_no_longer_read_and_the_last_closes_the_pool(
-    oktopost_connection_env: OktopostSandbox, fake: ScheduledClock, reads: dict[str, list[float]]
+    oktopost_connection_env: OktopostSandbox, fake: SimClock, reads: dict[str, list[float]]
 ) -> None:
     sandbox = oktopost_connection_env
     done, late, cancelled = add(sandbox, 3, status="invalid")
@@ -201,7 +170,7 @@ async def test_waiters_that_leave_are_no_longer_read_and_the_last_closes_the_poo
 
 
 async def test_cancelled_last_waiter_closes_the_shared_pool(
-    oktopost_connection_env: OktopostSandbox, fake: ScheduledClock
+    oktopost_connection_env: OktopostSandbox, fake: SimClock
 ) -> None:
     sandbox = oktopost_connection_env
     [one] = add(sandbox, 1, status="invalid")
@@ -220,7 +189,7 @@ async def test_cancelled_last_waiter_closes_the_shared_pool(
 
 
 async def test_one_waiters_error_does_not_fail_the_others(
-    oktopost_connection_env: OktopostSandbox, fake: ScheduledClock
+    oktopost_connection_env: OktopostSandbox, fake: SimClock
 ) -> None:
     sandbox = oktopost_connection_env
     ids = add(sandbox, 120, status="invalid")
@@ -237,7 +206,7 @@ async def test_one_waiters_error_does_not_fail_the_others(
 
 
 async def test_a_429_pauses_the_whole_accounts_polling(
-    oktopost_connection_env: OktopostSandbox, fake: ScheduledClock
+    oktopost_connection_env: OktopostSandbox, fake: SimClock
 ) -> None:
     sandbox = oktopost_connection_env
     a, b, c = add(sandbox, 3, status="invalid")
@@ -254,7 +223,7 @@ async def test_a_429_pauses_the_whole_accounts_polling(
 
 
 async def test_deadline_during_a_pause_still_times_out_on_time(
-    oktopost_connection_env: OktopostSandbox, fake: ScheduledClock
+    oktopost_connection_env: OktopostSandbox, fake: SimClock
 ) -> None:
     sandbox = oktopost_connection_env
     [one] = add(sandbox, 1, status="invalid")
@@ -267,7 +236,7 @@ async def test_deadline_during_a_pause_still_times_out_on_time(
 
 
 async def test_accounts_stay_apart(
-    oktopost_connection_env: OktopostSandbox, fake: ScheduledClock, monkeypatch: pytest.MonkeyPatch
+    oktopost_connection_env: OktopostSandbox, fake: SimClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox = oktopost_connection_env
     sandbox.add_account("001otheraccount", "other-key-0123456789")
@@ -296,7 +265,7 @@ async def test_accounts_stay_apart(
 
 
 async def test_no_waiter_starves_and_each_poll_interval_is_honoured(
-    oktopost_connection_env: OktopostSandbox, fake: ScheduledClock, reads: dict[str, list[float]]
+    oktopost_connection_env: OktopostSandbox, fake: SimClock, reads: dict[str, list[float]]
 ) -> None:
     sandbox = oktopost_connection_env
     fast, slow = add(sandbox, 2, status="invalid")
@@ -314,7 +283,7 @@ async def test_no_waiter_starves_and_each_poll_interval_is_honoured(
 
 
 async def test_a_failing_cycle_is_logged_and_polling_continues(
-    oktopost_connection_env: OktopostSandbox, fake: ScheduledClock, monkeypatch: pytest.MonkeyPatch
+    oktopost_connection_env: OktopostSandbox, fake: SimClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox = oktopost_connection_env
     [one] = add(sandbox, 1)
@@ -334,7 +303,7 @@ async def test_a_failing_cycle_is_logged_and_polling_continues(
 
 
 async def test_a_dead_poller_gives_its_waiters_an_error(
-    oktopost_connection_env: OktopostSandbox, fake: ScheduledClock, monkeypatch: pytest.MonkeyPatch
+    oktopost_connection_env: OktopostSandbox, fake: SimClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox = oktopost_connection_env
     ids = add(sandbox, 2, status="invalid")
