@@ -55,7 +55,8 @@ def parse_datetime(value: object) -> DateTime | None:
     if year == 0:
         return None
     try:
-        return pendulum.datetime(year, month, day, hour, minute, second, tz="UTC")
+        # The class itself, not pendulum.datetime(): ten times cheaper, and a listing parses two per item.
+        return DateTime(year, month, day, hour, minute, second, tzinfo=pendulum.UTC)
     except ValueError:
         return None
 
