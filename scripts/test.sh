@@ -5,7 +5,7 @@ source "$(dirname "$0")/env.sh"
 cd "$REPO"
 
 HIGH_VENV="$(ensure_venv "$AIRFLOW_HIGH")"
-LOW_VENV="$(ensure_venv "$AIRFLOW_LOW")"
+LOW_VENV="$(ensure_venv "$AIRFLOW_LOW" "${LOW_PINS[@]}")"
 ensure_chromium
 
 log "ruff"
@@ -17,7 +17,7 @@ log "mypy --strict"
 log "pytest on Airflow $AIRFLOW_HIGH (everything, browser and deployment tests included)"
 "$HIGH_VENV/bin/python" -m pytest -p no:cacheprovider "$@"
 
-log "pytest on Airflow $AIRFLOW_LOW (the lowest supported version)"
+log "pytest on Airflow $AIRFLOW_LOW with the lowest supported dependencies (${LOW_PINS[*]})"
 "$LOW_VENV/bin/python" -m pytest -p no:cacheprovider -m "not browser and not e2e" "$@"
 
 log "All checks passed on Airflow $AIRFLOW_HIGH and $AIRFLOW_LOW"
