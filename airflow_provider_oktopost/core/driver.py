@@ -15,12 +15,17 @@ Send = Callable[[ApiRequest], ApiResponse | TransportFailure]
 AsyncSend = Callable[[ApiRequest], Awaitable[ApiResponse | TransportFailure]]
 
 
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
 def scrub(error: OktopostError, secrets: tuple[str, ...]) -> OktopostError:
     """Remove any secret the server may have echoed back from the error's message, in place."""
-    message = error.message
-    for secret in secrets:
-        if secret and secret in message:
-            message = message.replace(secret, "***")
+    message = redact(error.message, secrets)
     if message != error.message:
         error.message = message
         error.args = (message,)

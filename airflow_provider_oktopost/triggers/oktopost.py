@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost.core.driver import redact
 from airflow_provider_oktopost.validation import PERMANENT_ERRORS, TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
@@ -37,13 +38,6 @@ def _describe(integration: Integration | None) -> str:
         return "not read yet"
     data = integration.to_dict()
     return f"status={data['status']!r}, state={data['state']!r}"
-
-
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 class OktopostIntegrationTrigger(BaseTrigger):
@@ -151,14 +145,14 @@ class OktopostIntegrationTrigger(BaseTrigger):
                     try:
                         reading = await self._check(waiter)
                     except PERMANENT_ERRORS as error:
-                        yield self._event("error", _scrub(str(error), secrets), last)
+                        yield self._event("error", redact(str(error), secrets), last)
                         return
                     except TRANSIENT_ERRORS as error:
                         self.log.warning(
                             "Reading integration %s failed, will try again in %.0fs: %s",
                             self.integration_id,
                             waiter.retry_in(),
-                            _scrub(str(error), secrets),
+                            redact(str(error), secrets),
                         )
                         continue
                     if reading is None:
@@ -180,10 +174,10 @@ class OktopostIntegrationTrigger(BaseTrigger):
         except asyncio.CancelledError:
             raise  # the triggerer is stopping or moving this trigger: not an outcome
         except PERMANENT_ERRORS as error:  # a broken connection, found before the first read
-            yield self._event("error", _scrub(str(error), secrets), last)
+            yield self._event("error", redact(str(error), secrets), last)
         except Exception as error:
             self.log.exception("Waiting for integration %s failed unexpectedly", self.integration_id)
-            message = _scrub(f"{type(error).__name__}: {error}", secrets)
+            message = redact(f"{type(error).__name__}: {error}", secrets)
             yield self._event(
                 "error", f"Waiting for integration {self.integration_id} failed: {message}", last
             )
