@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 
 import pytest
-from e2e_deployment import Deployment, DeploymentError
+from e2e_deployment import Deployment
+from e2e_processes import DeploymentError
 
 from airflow_provider_oktopost.testing.client import SandboxClient
 

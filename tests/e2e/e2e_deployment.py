@@ -1,13 +1,11 @@
-"""A real Airflow deployment for the end-to-end tests, built from separate processes.
+"""The Airflow deployment the end-to-end tests run against: what it is made of and how to look inside it.
 
 :class:`Deployment` starts, in a fresh ``AIRFLOW_HOME`` of its own, the Oktopost sandbox
 (``python -m airflow_provider_oktopost.testing``) and Airflow's ``api-server``, ``scheduler``,
-``dag-processor`` and ``triggerer`` (LocalExecutor, SQLite), each in its own session/process group and with
-its own log file. Every process gets a complete, explicit environment (nothing of the test process's
-``AIRFLOW_*`` settings leaks in) plus a marker variable, so that :meth:`Deployment.stop` can prove that no
-process of this deployment (LocalExecutor workers, the triggerer's runner, log servers...) survived.
-
-:class:`AirflowRest` is the small REST client the tests use (``/api/v2``, token from ``/auth/token``).
+``dag-processor`` and ``triggerer`` (LocalExecutor, SQLite), waits until they are healthy and the example
+DAGs are listed, polls DAG runs through REST, and reads what Airflow leaves behind (task and trigger logs,
+the metadata database). Starting and stopping the processes themselves, by process group and with proof
+that none survived, is :class:`e2e_processes.ProcessSet`'s job; the REST client is in ``e2e_rest``.
 """
 
 from __future__ import annotations
@@ -17,21 +15,20 @@ import json
 import os
 import secrets
 import shlex
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import closing, suppress
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
+from e2e_processes import Component, DeploymentError, ProcessSet, describe, free_port, group_members, tail
+from e2e_rest import AirflowRest, RunWatch
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "example_dags"
@@ -48,218 +45,17 @@ MARKER = "OKTOPOST_E2E_DEPLOYMENT"  # env var set in every process this module s
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 START_TIMEOUT = 120.0  # seconds for the whole deployment to become healthy (normally ~15 s)
-STOP_GRACE = 20.0  # seconds between SIGTERM and SIGKILL of a process group
-LOG_TAIL_LINES = 60
 POLL = 0.5  # seconds between REST polls
 
 
-class DeploymentError(AssertionError):
-    """The deployment could not start, or misbehaved; the message carries the diagnosis."""
-
-
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as error:
-        return f"(cannot read {path}: {error})"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-# ---- processes -----------------------------------------------------------------------------------------
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """``(state, process group)`` of a live PID from ``/proc``, ``None`` when it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return fields[0], int(fields[2])
-
-
-def _has_marker(pid: int, marker: str) -> bool:
-    try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return False
-    return marker.encode() in environ.split(b"\0")
-
-
-def _live_pids() -> Iterator[int]:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            stat = _proc_stat(int(entry))
-            if stat is not None and stat[0] not in ("Z", "X"):  # zombies are dead, just not reaped yet
-                yield int(entry)
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes whose process group is ``pgid``."""
-    return [pid for pid in _live_pids() if (stat := _proc_stat(pid)) is not None and stat[1] == pgid]
-
-
-def marked_processes(marker: str) -> list[int]:
-    """Live processes started with ``marker`` in their environment (inherited by every child)."""
-    return [pid for pid in _live_pids() if _has_marker(pid, marker)]
-
-
-def describe(pids: list[int]) -> str:
-    out = []
-    for pid in pids:
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            cmd = "?"
-        out.append(f"{pid}: {cmd.strip()[:160]}")
-    return "; ".join(out)
-
-
-@dataclass
-class Component:
-    """One started process: its own session, so its PID is also its process group id."""
-
-    name: str
-    argv: list[str]
-    log_path: Path
-    popen: subprocess.Popen[bytes]
-
-    @property
-    def pgid(self) -> int:
-        return self.popen.pid
-
-    def running(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, grace: float = STOP_GRACE) -> str:
-        """SIGTERM the whole group, SIGKILL it after ``grace``; describes what needed SIGKILL ("" if none)."""
-        _signal_group(self.pgid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None and not group_members(self.pgid):
-                return ""
-            time.sleep(0.2)
-        killed = describe(group_members(self.pgid))
-        _signal_group(self.pgid, signal.SIGKILL)
-        with suppress(subprocess.TimeoutExpired):
-            self.popen.wait(10)
-        deadline = time.monotonic() + 10
-        while group_members(self.pgid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        return killed
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(pgid, signum)
-
-
-# ---- the REST client -------------------------------------------------------------------------------------
-
-
-class AirflowRest:
-    """``/api/v2`` of the deployment's api-server, with a bearer token when the server hands one out."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.session = requests.Session()
-
-    def authenticate(self) -> None:
-        """With ``simple_auth_manager_all_admins`` a token comes without credentials (``GET /auth/token``)."""
-        response = self.session.get(f"{self.url}/auth/token", timeout=10)
-        if response.ok and "access_token" in response.json():
-            self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-
-    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        response = self.session.request(
-            method, f"{self.url}/api/v2{path}", json=body, params=params or None, timeout=30
-        )
-        if not response.ok:
-            raise DeploymentError(f"{method} /api/v2{path} -> {response.status_code}: {response.text[:2000]}")
-        return response.json() if response.content else None
-
-    def unpause(self, dag_id: str) -> None:
-        result = self.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
-        assert result["is_paused"] is False, result
-
-    def trigger(self, dag_id: str, conf: dict[str, Any]) -> str:
-        run = self.call("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
-        return str(run["dag_run_id"])
-
-    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return dict(self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        result = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100)
-        return list(result["task_instances"])
-
-    def xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Any:
-        entry = self.call(
-            "GET",
-            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value",
-            map_index=map_index,
-            deserialize=True,
-        )
-        return entry["value"]
-
-
-def ti_key(ti: dict[str, Any]) -> str:
-    return ti["task_id"] if ti.get("map_index", -1) < 0 else f"{ti['task_id']}[{ti['map_index']}]"
-
-
-@dataclass
-class RunWatch:
-    """What polling one DAG run saw: the states each task instance went through, in order."""
-
-    dag_id: str
-    run_id: str
-    state: str | None = None
-    seen: dict[str, list[str]] = field(default_factory=dict)
-    triggers: dict[str, set[tuple[int, str, int | None]]] = field(default_factory=dict)
-    last: list[dict[str, Any]] = field(default_factory=list)
-
-    def record(self, tis: list[dict[str, Any]]) -> None:
-        self.last = tis
-        for ti in tis:
-            states = self.seen.setdefault(ti_key(ti), [])
-            state = str(ti.get("state"))
-            if not states or states[-1] != state:
-                states.append(state)
-            trigger = ti.get("trigger")
-            if trigger:  # (trigger id, classpath, triggerer job id) while the TI is deferred
-                self.triggers.setdefault(ti_key(ti), set()).add(
-                    (trigger["id"], trigger["classpath"], trigger.get("triggerer_id"))
-                )
-
-    def ti(self, task_id: str, map_index: int = -1) -> dict[str, Any] | None:
-        for ti in self.last:
-            if ti["task_id"] == task_id and ti.get("map_index", -1) == map_index:
-                return ti
-        return None
-
-    def summary(self) -> str:
-        lines = [f"run {self.dag_id}/{self.run_id}: {self.state}"]
-        for key, states in sorted(self.seen.items()):
-            lines.append(f"  {key}: {' -> '.join(states)}")
-        return "\n".join(lines)
-
-
-# ---- the deployment ----------------------------------------------------------------------------------
-
-
-class Deployment:
+class Deployment(ProcessSet):
     """Sandbox + api-server + scheduler + dag-processor + triggerer, in ``root`` (a fresh tmp dir)."""
 
+    stop_order = ("triggerer", "scheduler", "dag-processor", "api-server", "sandbox")
+
     def __init__(self, root: Path, *, validation_delay: float = 12.0) -> None:
-        self.root = root
+        super().__init__(root, root / "logs", f"{MARKER}={uuid.uuid4().hex}")
         self.home = root / "airflow-home"
-        self.logs = root / "logs"
         self.home.mkdir(parents=True)
         self.logs.mkdir()
         self.validation_delay = validation_delay
@@ -267,11 +63,7 @@ class Deployment:
         self.sandbox_port = free_port()
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
-        self.marker = f"{MARKER}={uuid.uuid4().hex}"
         self.fernet_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
-        self.components: dict[str, Component] = {}
-        self.stop_times: dict[str, float] = {}
-        self.retired: list[Component] = []  # components replaced during a test (a restarted triggerer)
         self.rest = AirflowRest(self.url)
         self.connection_json: str | None = None
         self._api_secret = secrets.token_urlsafe(24)
@@ -280,21 +72,6 @@ class Deployment:
         self._trigger_log_port = free_port()
 
     # -- environment --
-
-    def base_env(self) -> dict[str, str]:
-        """The few host variables a Python process needs; nothing else of this process leaks in."""
-        env = {
-            key: os.environ[key]
-            for key in ("HOME", "LANG", "LC_ALL", "TZ", "USER", "TMPDIR")
-            if key in os.environ
-        }
-        env["PATH"] = os.pathsep.join(
-            [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]
-        )
-        env["PYTHONUNBUFFERED"] = "1"
-        key, value = self.marker.split("=", 1)
-        env[key] = value
-        return env
 
     def airflow_env(self) -> dict[str, str]:
         assert self.connection_json is not None, "start the sandbox first"
@@ -331,25 +108,6 @@ class Deployment:
         return self.home / "airflow.db"
 
     # -- starting --
-
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Component:
-        log_path, number = self.logs / f"{name}.log", 1
-        while log_path.exists():  # a restarted component keeps its predecessor's log
-            number += 1
-            log_path = self.logs / f"{name}-{number}.log"
-        with log_path.open("wb") as log:
-            popen = subprocess.Popen(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=self.root,
-                start_new_session=True,  # own process group: stop() signals the whole group
-            )
-        component = Component(name, argv, log_path, popen)
-        self.components[name] = component
-        return component
 
     def _airflow(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "airflow", *args]
@@ -417,14 +175,6 @@ class Deployment:
         self.wait_healthy()
         self.wait_for_dags()
 
-    def check_alive(self) -> None:
-        for component in self.components.values():
-            if not component.running():
-                raise DeploymentError(
-                    f"{component.name} (pid {component.pgid}) exited with {component.popen.returncode}\n"
-                    + self.diagnosis()
-                )
-
     def health(self) -> dict[str, Any]:
         response = requests.get(f"{self.url}/api/v2/monitor/health", timeout=5)
         response.raise_for_status()
@@ -474,37 +224,7 @@ class Deployment:
         self.retired.append(old)
         return old, self.start_component("triggerer")
 
-    # -- stopping --
-
-    def stop(self) -> None:
-        """Stop every process by process group (SIGTERM, then SIGKILL); fail if any process survived."""
-        problems = []
-        order = ["triggerer", "scheduler", "dag-processor", "api-server", "sandbox"]
-        for name in sorted(self.components, key=lambda n: order.index(n) if n in order else -1):
-            component = self.components[name]
-            started = time.monotonic()
-            needed_kill = component.stop()
-            self.stop_times[name] = round(time.monotonic() - started, 1)
-            if needed_kill:
-                problems.append(f"{name} needed SIGKILL after {STOP_GRACE:.0f} s: {needed_kill}")
-        survivors = marked_processes(self.marker)
-        if survivors:
-            problems.append(f"processes outside their group survived (now killed): {describe(survivors)}")
-        for pid in survivors:
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if problems:
-            raise DeploymentError("\n".join(problems))
-
     # -- looking inside --
-
-    def diagnosis(self, lines: int = LOG_TAIL_LINES) -> str:
-        parts = []
-        for component in [*self.retired, *self.components.values()]:
-            state = "running" if component.running() else f"exited {component.popen.returncode}"
-            parts.append(f"----- {component.log_path.name} ({state}), last {lines} lines -----")
-            parts.append(tail(component.log_path, lines))
-        return "\n".join(parts)
 
     def task_logs(self, dag_id: str, run_id: str, lines: int = 40) -> str:
         folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"

@@ -15,7 +15,8 @@ import time
 from typing import Any
 
 import pytest
-from e2e_deployment import Deployment, RunWatch
+from e2e_deployment import Deployment
+from e2e_rest import RunWatch
 
 from airflow_provider_oktopost.testing.client import SandboxClient
 
