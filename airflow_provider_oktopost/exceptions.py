@@ -86,7 +86,25 @@ class OktopostTransportError(OktopostError):
         self.outcome_unknown = outcome_unknown
 
 
+#: Refusals that another attempt cannot change: wrong key or permission (401/403), no such object (404),
+#: a rejected request (other 4xx, ``Result: false``) or a broken connection definition.
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (
+    OktopostAuthError,
+    OktopostNotFoundError,
+    OktopostApiError,
+    OktopostConfigError,
+)
+#: Conditions that pass: rate limit, Oktopost server trouble, network failures.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    OktopostRateLimitError,
+    OktopostServerError,
+    OktopostTransportError,
+)
+
+
 __all__ = [
+    "PERMANENT_ERRORS",
+    "TRANSIENT_ERRORS",
     "OktopostApiError",
     "OktopostAuthError",
     "OktopostConfigError",

@@ -1,4 +1,4 @@
-"""Argument checks shared by the operators and the sensor, and how their errors are classified.
+"""Argument checks shared by the operators and the sensor.
 
 Operators are built on every DAG parse, so their arguments are checked there, without any network call, as
 soon as a value is known: a literal ``integration_type="c d"`` fails the DAG import with a ``ValueError``
@@ -15,30 +15,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow_provider_oktopost.core import wire
-from airflow_provider_oktopost.exceptions import (
-    OktopostApiError,
-    OktopostAuthError,
-    OktopostConfigError,
-    OktopostNotFoundError,
-    OktopostRateLimitError,
-    OktopostServerError,
-    OktopostTransportError,
-)
-
-#: Refusals that another attempt cannot change: wrong key or permission (401/403), no such object (404),
-#: a rejected request (other 4xx, ``Result: false``) or a broken connection definition.
-PERMANENT_ERRORS: tuple[type[Exception], ...] = (
-    OktopostAuthError,
-    OktopostNotFoundError,
-    OktopostApiError,
-    OktopostConfigError,
-)
-#: Conditions that pass: rate limit, Oktopost server trouble, network failures.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    OktopostRateLimitError,
-    OktopostServerError,
-    OktopostTransportError,
-)
 
 Check = Callable[[str, Any], Any]
 _PLAIN_SCALARS = (str, bytes, bool, int, float)
@@ -111,8 +87,6 @@ def validate_arguments(owner: object, checks: Mapping[str, Check], *, rendered: 
 
 
 __all__ = [
-    "PERMANENT_ERRORS",
-    "TRANSIENT_ERRORS",
     "check_settings",
     "choice",
     "is_templated",

@@ -39,9 +39,12 @@ CAP = 420.0  # every wait's end_time (simulated seconds after the start)
 
 async def old_trigger_loop(integration_id: str, end_time: float) -> tuple[str, float]:
     """The trigger's run() before the poller: its own pool, one read per interval (events reduced)."""
-    from airflow_provider_oktopost.exceptions import OktopostRateLimitError
+    from airflow_provider_oktopost.exceptions import (
+        PERMANENT_ERRORS,
+        TRANSIENT_ERRORS,
+        OktopostRateLimitError,
+    )
     from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient, aget_client_config
-    from airflow_provider_oktopost.validation import PERMANENT_ERRORS, TRANSIENT_ERRORS
 
     config = await aget_client_config("oktopost_default")
     async with OktopostAsyncClient(config) as client:

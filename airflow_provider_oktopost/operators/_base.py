@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
 from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.exceptions import OktopostRateLimitError
+from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, OktopostRateLimitError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
-from airflow_provider_oktopost.validation import PERMANENT_ERRORS, Check, validate_arguments
+from airflow_provider_oktopost.validation import Check, validate_arguments
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

@@ -18,14 +18,9 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_oktopost.core import clock, wire
+from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, TRANSIENT_ERRORS
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
-from airflow_provider_oktopost.validation import (
-    PERMANENT_ERRORS,
-    TRANSIENT_ERRORS,
-    Check,
-    choice,
-    validate_arguments,
-)
+from airflow_provider_oktopost.validation import Check, choice, validate_arguments
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

@@ -19,7 +19,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.driver import redact
-from airflow_provider_oktopost.validation import PERMANENT_ERRORS, TRANSIENT_ERRORS
+from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
     from airflow_provider_oktopost.models import Integration

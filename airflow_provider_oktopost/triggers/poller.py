@@ -42,9 +42,13 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.operations import FULL_PAGE, next_page
-from airflow_provider_oktopost.exceptions import OktopostAuthError, OktopostRateLimitError
+from airflow_provider_oktopost.exceptions import (
+    PERMANENT_ERRORS,
+    TRANSIENT_ERRORS,
+    OktopostAuthError,
+    OktopostRateLimitError,
+)
 from airflow_provider_oktopost.triggers.waiter import WAKE, Reading, Waiter
-from airflow_provider_oktopost.validation import PERMANENT_ERRORS, TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
     import httpx

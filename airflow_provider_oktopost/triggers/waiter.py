@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost.exceptions import TRANSIENT_ERRORS
 from airflow_provider_oktopost.models import Integration
-from airflow_provider_oktopost.validation import TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
     from airflow_provider_oktopost.triggers.poller import AccountPoller
