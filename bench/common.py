@@ -11,8 +11,15 @@ from typing import Any
 
 
 def emit(name: str, **figures: Any) -> None:
-    """One result line: printed for humans, and as JSON for scripts/bench.sh's report."""
-    print(f"RESULT {json.dumps({'bench': name, **figures}, sort_keys=True)}", flush=True)
+    """One result line: printed for humans, and as JSON for scripts/bench.sh's report.
+
+    Adds the 1-minute load average at the time of the line, so that the report can say how busy the
+    machine was from a measurement rather than from a fixed sentence.
+    """
+    import os
+
+    line = {"bench": name, "load_1m": round(os.getloadavg()[0], 2), **figures}
+    print(f"RESULT {json.dumps(line, sort_keys=True)}", flush=True)
 
 
 def median(values: list[float]) -> float:

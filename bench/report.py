@@ -1,225 +1,202 @@
-"""Turn the benchmarks' RESULT lines into docs/performance.md (called by scripts/bench.sh)."""
+"""Assemble docs/performance.md from this run's RESULT lines (called by scripts/bench.sh).
+
+The file is a list of sections. Each benchmark's section is computed from the RESULT lines that benchmark
+emitted in this run, and from nothing else: no sentence states a figure, a repetition count or a property
+of the machine that this run did not measure. A benchmark module may write its own section: when
+``bench/<name>.py`` defines ``report_section(results: list[dict]) -> str`` (``fleet`` and ``onboarding``
+do), it gets every RESULT line with ``"bench": "<name>"`` and its Markdown is included as is. Explanations
+that are not measurements (how the poller works, why a baseline behaves as it does) live in
+``docs/performance-notes.md``, included verbatim at the end under a heading that says so.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from common import machine
 
-DESIGN = """\
-All `OktopostIntegrationTrigger`s of one account (API host, Account ID, key) in a triggerer process
-share one poller (`airflow_provider_oktopost/triggers/poller.py`) and one `httpx` pool, closed when the
-last waiter leaves. Each cycle reads the waiters that would be overdue before the next cycle; the cycle
-period is the smallest `poll_interval` among the waiters, or sooner when a waiter falls due sooner, so
-each waiter is read at least every `poll_interval` and, individually, not more often (it may get extra
-readings for free from a listing page fetched anyway). A new waiter is read at the next cycle (within
-its own `poll_interval`). Per cycle the poller pages through `GET /v2/integration?_count=100` (with
-`type=` when every due integration is known to be of one type) while the pages still to fetch are fewer
-than the integrations still unread, and reads the rest with `GET /v2/integration/{id}`; an integration
-missing from a complete listing is confirmed individually (404 fails that waiter only). Every call goes
-through the account's budget (`rate_limit_per_minute`, default 50/min); a 429 pauses the account's
-polling for its `Retry-After` (or the documented 15 minutes), and sleeps are cut at the earliest waiter
-deadline so timeouts still fire on time."""
+NOTES = Path(__file__).resolve().parents[1] / "docs" / "performance-notes.md"
+Section = Callable[[list[dict[str, Any]]], str]
 
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("results")
-    parser.add_argument("--command", required=True)
-    parser.add_argument("--started", required=True)
-    parser.add_argument("--venv", required=True)
-    args = parser.parse_args()
-    results: dict[str, Any] = {}
-    waits: dict[str, dict[str, Any]] = {}
-    with open(args.results) as lines:
+def number(value: Any) -> float:
+    """A figure as a float; a missing figure is NaN, so that every comparison with it is false."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def load(results_file: str) -> dict[str, list[dict[str, Any]]]:
+    by_bench: dict[str, list[dict[str, Any]]] = {}
+    with open(results_file) as lines:
         for line in lines:
-            data = json.loads(line)
-            if data["bench"] == "waits":
-                waits[data["mode"]] = data
-            else:
-                results[data["bench"]] = data
-    m = machine()
-    import airflow
+            if line.strip():
+                data = json.loads(line)
+                by_bench.setdefault(data["bench"], []).append(data)
+    return by_bench
 
-    where = (
-        f"Machine: `nproc` = {m['nproc']}, CPU {m['cpu']}, {m['ram_gb']} GB RAM; Python {m['python']}, "
-        f"Airflow {airflow.__version__}; {m['platform']}. Command: `{args.command}` "
-        f"(`scripts/bench.sh`, venv `{args.venv}`). Date: {args.started}."
-    )
-    out: list[str] = [
-        "# Performance",
+
+def load_line(results: list[dict[str, Any]]) -> str:
+    """The machine's load while a benchmark ran, as each RESULT line recorded it (see common.emit)."""
+    loads = [r["load_1m"] for r in results if "load_1m" in r]
+    if not loads:
+        return ""
+    return f"1-minute load average when it finished: {', '.join(f'{x:.2f}' for x in loads)}."
+
+
+def parse_cost_section(results: list[dict[str, Any]]) -> str:
+    p = results[-1]
+    f = p["figures"]
+    time_ratio, rss_ratio = number(p.get("time_ratio")), number(p.get("rss_ratio"))
+    ok = time_ratio <= 0.5 and rss_ratio <= 0.5  # a NaN (missing measurement) fails
+    lines = [
+        "## Parse-time cost",
         "",
-        "Measured by `make bench` (`scripts/bench.sh`, sources in `bench/`), which rewrites this file. Every",
-        "benchmark runs against the embedded sandbox on 127.0.0.1 and compares with a baseline "
-        "measured in the",
-        "same run; figures are medians of several repetitions where timing is involved. The machine "
-        "is shared",
-        "(2 cores, other jobs running), so absolute times are noisy; the ratios are what the goals "
-        "are about.",
-        "Benchmarks are not part of the test suite: the suite checks the coalescing deterministically",
-        "(`tests/triggers/test_poller.py`), without timing assertions.",
+        "What importing the provider's four operators and its sensor adds to a DAG parse, on top of",
+        "`import airflow.sdk`, against `apache-airflow-providers-http`'s `HttpOperator`. Fresh interpreter",
+        f"per measurement, median of {p['reps']} (interleaved); `empty` is the noise floor.",
         "",
-        "## How deferred waits poll (what benchmark 3 measures)",
-        "",
-        DESIGN,
-        "",
+        "| import | time (ms) | RSS added (MB) |",
+        "|---|---:|---:|",
     ]
+    lines += [
+        f"| {name} | {f[name]['import_ms']} | {f[name]['rss_mb']} |" for name in ("empty", "oktopost", "http")
+    ]
+    lines += [
+        "",
+        f"Ratio oktopost / http: time {p.get('time_ratio')}, RSS {p.get('rss_ratio')}. Goal: both <= 0.5 "
+        f"(a missing figure counts as not met): {verdict(ok)}.",
+    ]
+    return "\n".join(lines)
 
-    p = results.get("parse_cost")
-    if p:
-        f = p["figures"]
-        ok = p["time_ratio"] <= 0.5 and (p["rss_ratio"] != p["rss_ratio"] or p["rss_ratio"] <= 0.5)
-        out += [
-            "## 1. Parse-time cost",
-            "",
-            "What importing the provider's four operators and its sensor adds to a DAG parse, on top of",
-            "`import airflow.sdk`, against `apache-airflow-providers-http`'s `HttpOperator`. Fresh "
-            "interpreter per",
-            f"measurement, median of {p['reps']} (interleaved); `empty` is the noise floor.",
-            "",
-            "| import | time (ms) | RSS added (MB) |",
-            "|---|---:|---:|",
-        ]
-        for name in ("empty", "oktopost", "http"):
-            out.append(f"| {name} | {f[name]['import_ms']} | {f[name]['rss_mb']} |")
-        out += [
-            "",
-            f"Ratio oktopost / http: time {p['time_ratio']}, RSS {p['rss_ratio']}. Goal <= 0.5: "
-            f"{verdict(ok)}.",
-            "",
-            where,
-            "",
-        ]
 
-    h = results.get("hook_overhead")
-    if h:
-        out += [
-            "## 2. Hook overhead",
+def hook_overhead_section(results: list[dict[str, Any]]) -> str:
+    h = results[-1]
+    cpu_ratio = number(h.get("cpu_ratio"))
+    per_item = 1e6 * (number(h.get("hook_cpu_s")) - number(h.get("bare_cpu_s"))) / h["integrations"]
+    return "\n".join(
+        [
+            "## Hook overhead",
             "",
             f"`OktopostHook.iter_integrations()` over {h['integrations']:,} integrations "
-            f"({h['requests_per_run']} requests of 100) vs a bare",
-            "`requests.Session` loop sending the same requests. Sandbox rate limit off, the hook's "
-            "budget raised",
-            f"(`rate_limit_per_minute` extra) so it never waits. Median of {h['reps']} alternating runs.",
+            f"({h['requests_per_run']} requests of 100) against a bare `requests.Session` loop sending the",
+            "same requests and decoding the same JSON. The server is a separate process that answers from "
+            "pages",
+            f"rendered before the run (median {h['server_ms_median']} ms per request inside the server, "
+            f"max {h['server_ms_max']} ms),",
+            "so the client's own work is what differs. The hook's budget is raised so that it never waits. "
+            f"Median of {h['reps']}",
+            "alternating runs; CPU is the client process's `time.process_time()`.",
             "",
             "| client | wall (s) | client CPU (s) |",
             "|---|---:|---:|",
-            f"| OktopostHook.iter_integrations | {h['hook_s']} | {h.get('hook_cpu_s')} |",
-            f"| bare requests.Session | {h['bare_s']} | {h.get('bare_cpu_s')} |",
+            f"| OktopostHook.iter_integrations | {h['hook_s']} | {h['hook_cpu_s']} |",
+            f"| bare requests.Session | {h['bare_s']} | {h['bare_cpu_s']} |",
             "",
-            f"Wall-time ratio {h['ratio']}. Goal <= 1.10: {verdict(h['ratio'] <= 1.10)}."
-            " Read with care: the wall time is almost all the sandbox rendering pages of a 10,000-row"
-            " table (0.15-0.2 s a request on this shared machine), so it swings by 30% or more between"
-            " runs, in either direction. The client's own CPU time is the overhead that is really the"
-            f" hook's: {h.get('hook_cpu_s')} s vs {h.get('bare_cpu_s')} s (ratio {h.get('cpu_ratio')}),"
-            f" about {round(1e6 * (h.get('hook_cpu_s', 0) - h.get('bare_cpu_s', 0)) / h['integrations'], 1)}"
-            " us more per integration (typed `Integration` objects with parsed dates, the budget, the"
-            " error checks). That stays under 10% of the total whenever the API takes 20 ms or more per"
-            " request; against a server as fast as 127.0.0.1 with a small table it would not.",
-            "",
-            where,
-            "",
+            f"Client CPU ratio {h['cpu_ratio']} ({per_item:.1f} us more per integration); wall-time ratio "
+            f"{h['ratio']}. Goal: client CPU ratio <= 1.3: {verdict(cpu_ratio <= 1.3)}. Spread of the "
+            f"CPU ratio over the {h['reps']} pairs: {h['cpu_ratio_min']} to {h['cpu_ratio_max']}.",
         ]
+    )
 
-    if waits:
-        new, old = waits.get("poller", {}), waits.get("baseline", {})
-        rows = [
-            ("API calls sent", "api_calls"),
-            ("  of which listing pages", "list_calls"),
-            ("  of which single reads", "get_calls"),
-            ("reads the old behaviour asks for (1/trigger/interval)", "reads_demanded_by_old_behaviour"),
-            ("HTTP 429 received", "http_429"),
-            ("waits that succeeded", "succeeded"),
-            ("waits that timed out", "timed_out"),
-            ("ready -> detected, median (s)", "detect_delay_median_s"),
-            ("ready -> detected, max (s)", "detect_delay_max_s"),
-            ("added RSS, peak (MB)", "added_rss_mb"),
-            ("event-loop lag, max (ms)", "loop_lag_max_ms"),
-            ("event-loop lag, p99 (ms)", "loop_lag_p99_ms"),
-            ("simulated / real duration (s)", None),
-        ]
-        out += [
-            "## 3. Waits at scale",
-            "",
-            f"{new.get('waits', 1000)} `OktopostIntegrationTrigger`s in one event loop (as in one "
-            "triggerer), "
-            f"`poll_interval` {new.get('poll_interval_s', 30)} s,",
-            "the sandbox enforcing 60 calls/min (15-minute block), the integrations becoming valid at random",
-            "moments between 10 s and 240 s, every wait with a 420 s deadline. **Time is scaled**: "
-            "the provider",
-            "clock (`core.clock`: wall, monotonic, sleeps) and the sandbox clock both run",
-            f"{new.get('time_factor', 20):g}x faster than real time, so calls, 429s and delays are "
-            "in simulated",
-            "seconds while RSS and loop lag are real. The loop lag (how late a 10 ms ticker wakes) "
-            "is pessimistic:",
-            "the loop does 20x the work per real second, and the sandbox serves from a thread of "
-            "the same process.",
-            "The baseline is the trigger's previous loop (one `GET` per trigger per interval, one "
-            "`httpx` pool",
-            "per trigger, the same per-account budget), run the same way.",
-            "",
-            "| | coalesced poller | baseline (old) |",
-            "|---|---:|---:|",
-        ]
-        for label, key in rows:
-            if key is None:
-                out.append(
-                    f"| {label} | {new.get('simulated_s')} / {new.get('real_s')} | "
-                    f"{old.get('simulated_s')} / {old.get('real_s')} |"
-                )
-            else:
-                out.append(f"| {label} | {new.get(key)} | {old.get(key)} |")
-        poll = float(new.get("poll_interval_s", 30))
-        sent_ratio = old.get("api_calls", 0) / max(1, new.get("api_calls", 1))
-        demand_ratio = new.get("reads_demanded_by_old_behaviour", 0) / max(1, new.get("api_calls", 1))
-        out += [
-            "",
-            "Goals:",
-            "",
-            f"- zero 429s: {verdict(new.get('http_429') == 0)} ({new.get('http_429')}).",
-            f"- >= 50x fewer calls than the baseline: against the reads the old behaviour asks for, "
-            f"{demand_ratio:.0f}x: {verdict(demand_ratio >= 50)}. Against the calls the baseline "
-            "actually got to "
-            f"send, {sent_ratio:.1f}x: the baseline is held to ~50 calls/min by the same per-account budget, "
-            "so it sends fewer calls than it needs and detects late instead (see its delays).",
-            f"- max detection delay <= 2 poke intervals ({2 * poll:g} s): "
-            f"{verdict((new.get('detect_delay_max_s') or 1e9) <= 2 * poll)} "
-            f"({new.get('detect_delay_max_s')} s).",
-            f"- added RSS < 100 MB: {verdict((new.get('added_rss_mb') or 1e9) < 100)} "
-            f"({new.get('added_rss_mb')} MB).",
-            f"- loop lag p99 < 20 ms: {verdict((new.get('loop_lag_p99_ms') or 1e9) < 20)} "
-            f"({new.get('loop_lag_p99_ms')} ms; max {new.get('loop_lag_max_ms')} ms).",
-            "",
-            "About the baseline: creating 1,000 `httpx` pools (one TLS context each) holds its event loop for"
-            " many real seconds at start (the max lag). Reads that reserved budget slots in the meantime are"
-            " then sent together, more than 60 in a sandbox minute, and the key is blocked: hence its 429s"
-            " despite the budget. Its reads also wait for budget slots inside the client, past the trigger's"
-            " deadline, which is why some of its waits end long after 420 s. The poller sends one request at"
-            " a time, so a stalled loop cannot bunch its reservations.",
-            "",
-            where,
-            "",
-        ]
 
-    o = results.get("onboarding")
-    if o:
-        out += [
-            "## 4. Onboarding cost",
+WAIT_ROWS = [
+    ("API calls sent", "api_calls"),
+    ("  of which listing pages", "list_calls"),
+    ("  of which single reads", "get_calls"),
+    ("HTTP 429 received", "http_429"),
+    ("waits that succeeded", "succeeded"),
+    ("waits that timed out", "timed_out"),
+    ("ready -> detected, median (s)", "detect_delay_median_s"),
+    ("ready -> detected, max (s)", "detect_delay_max_s"),
+    ("added RSS, peak (MB)", "added_rss_mb"),
+    ("event-loop lag, max (ms)", "loop_lag_max_ms"),
+    ("event-loop lag, p99 (ms)", "loop_lag_p99_ms"),
+    ("set-up before the clock starts, real (s)", "setup_real_s"),
+    ("simulated / real duration (s)", None),
+]
+
+
+def waits_section(results: list[dict[str, Any]]) -> str:
+    by_mode = {r["mode"]: r for r in results}
+    new, old = by_mode.get("poller", {}), by_mode.get("baseline", {})
+    factor = new.get("time_factor")
+    lines = [
+        "## Waits at scale",
+        "",
+        f"{new.get('waits')} `OktopostIntegrationTrigger`s in one event loop (as in one triggerer), "
+        f"`poll_interval` {new.get('poll_interval_s')} s, the integrations becoming valid at random moments "
+        f"between {new.get('ready_from_s')} s and {new.get('ready_to_s')} s, every wait with a "
+        f"{new.get('deadline_s')} s deadline.",
+        f"Coalesced poller: the sandbox enforcing {new.get('sandbox_limit_per_min')} calls/min, the client "
+        f"budget {new.get('client_budget_per_min')} calls/min. Baseline (the trigger's previous loop: one "
+        "`GET` per trigger per",
+        f"interval, one `httpx` pool per trigger): sandbox limit {old.get('sandbox_limit_per_min')}, client "
+        f"budget {old.get('client_budget_per_min')} calls/min, so it sends what it asks for.",
+        f"**Time is scaled** {factor}x for the poller and {old.get('time_factor')}x for the baseline: the "
+        "provider clock (`core.clock`) and the sandbox clock run that much faster than real time; calls, "
+        "429s and delays are in simulated seconds, RSS and loop lag are real. Both sides create their "
+        "clients and pools before the clock starts (the real seconds that took are in the table).",
+        "",
+        "| | coalesced poller | baseline (old) |",
+        "|---|---:|---:|",
+    ]
+    for label, key in WAIT_ROWS:
+        if key is None:
+            lines.append(
+                f"| {label} | {new.get('simulated_s')} / {new.get('real_s')} | "
+                f"{old.get('simulated_s')} / {old.get('real_s')} |"
+            )
+        else:
+            lines.append(f"| {label} | {new.get(key)} | {old.get(key)} |")
+    sent_ratio = number(old.get("api_calls")) / max(1.0, number(new.get("api_calls")))
+    poll = number(new.get("poll_interval_s"))
+    lines += [
+        "",
+        "Goals (poller):",
+        "",
+        f"- zero 429s: {verdict(new.get('http_429') == 0)} ({new.get('http_429')}).",
+        f"- >= 50x fewer calls than the baseline sent: {sent_ratio:.1f}x "
+        f"({old.get('api_calls')} / {new.get('api_calls')}): {verdict(sent_ratio >= 50)}.",
+        f"- max detection delay <= 2 poll intervals ({2 * poll:g} s): "
+        f"{verdict(number(new.get('detect_delay_max_s')) <= 2 * poll)} ({new.get('detect_delay_max_s')} s).",
+        f"- added RSS < 100 MB: {verdict(number(new.get('added_rss_mb')) < 100)} "
+        f"({new.get('added_rss_mb')} MB).",
+        f"- loop lag p99 < 20 ms: {verdict(number(new.get('loop_lag_p99_ms')) < 20)} "
+        f"({new.get('loop_lag_p99_ms')} ms).",
+    ]
+    lines += [
+        "",
+        "How time scaling distorted each side, measured: the longest event-loop stall was "
+        f"{new.get('loop_lag_max_simulated_s')} simulated s for the poller and "
+        f"{old.get('loop_lag_max_simulated_s')} for the baseline (real stall x time factor); the "
+        f"baseline's requests took a median of {old.get('request_latency_median_s')} simulated s from "
+        f"sending to the answer (max {old.get('request_latency_max_s')}).",
+    ]
+    return "\n".join(lines)
+
+
+def onboarding_fallback(results: list[dict[str, Any]]) -> str:
+    """The section for the older onboarding benchmark (until it writes its own ``report_section``)."""
+    o = results[-1]
+    return "\n".join(
+        [
+            "## Onboarding cost",
             "",
-            "API calls per onboarded integration for `example_oktopost_bulk_onboarding` with "
-            f"{o['cnames']} CNAMEs.",
-            "Computed without a scheduler, by running the same code paths the DAG's tasks run against the",
-            "sandbox: for each CNAME the connect operator's `execute` (`find_integrations` over every `cd`",
-            "integration, `POST`, `GET`), the deferrable sensor's first check in the worker (one "
-            "`GET`), then all",
-            "the triggers in one event loop while the integrations become valid at random moments over 5",
-            "simulated minutes (time scaled as in 3; poke_interval 30 s as in the DAG).",
+            f"API calls for {o['cnames']} CNAMEs through the connect path, the sensor's first check and the "
+            "coalesced waits (see `bench/onboarding.py` for the method).",
             "",
             "| phase | calls |",
             "|---|---:|",
@@ -229,16 +206,82 @@ def main() -> None:
             f"| **total** | **{o['total_calls']}** |",
             f"| **per integration** | **{o['calls_per_integration']}** |",
             "",
-            f"Waits succeeded: {o['succeeded']} of {o['cnames']}; 429s during the waits: "
-            f"{o['http_429']}. The waits",
-            f"cost {o['wait_calls_per_integration']} calls per integration; most of the cost is the "
-            "connect step's",
-            "existence check, which lists every integration of the type (it grows with the account's size).",
-            "",
-            where,
-            "",
+            f"Waits succeeded: {o['succeeded']} of {o['cnames']}; 429s during the waits: {o['http_429']}; "
+            f"the waits cost {o['wait_calls_per_integration']} calls per integration.",
         ]
-    print("\n".join(out).rstrip() + "\n")
+    )
+
+
+#: Benchmarks in the order of the file; the function is used unless the module has ``report_section``.
+SECTIONS: list[tuple[str, Section | None]] = [
+    ("parse_cost", parse_cost_section),
+    ("hook_overhead", hook_overhead_section),
+    ("waits", waits_section),
+    ("fleet", None),
+    ("onboarding", onboarding_fallback),
+]
+
+
+def section_writer(name: str, fallback: Section | None) -> Section | None:
+    """``bench/<name>.py``'s own ``report_section`` when it has one, else ``fallback``."""
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name != name:
+            raise
+        return fallback
+    own: Section | None = getattr(module, "report_section", None)
+    return own if own is not None else fallback
+
+
+def render(by_bench: dict[str, list[dict[str, Any]]], command: str, started: str, venv: str) -> str:
+    m = machine()
+    import airflow
+
+    ran = [name for name, _ in SECTIONS if by_bench.get(name)]
+    out = [
+        "# Performance",
+        "",
+        f"Written by `{command}` (`scripts/bench.sh`, sources in `bench/`) from the run started {started}; "
+        f"benchmarks in this run: {', '.join(ran) or 'none'}. Every sentence under a benchmark's heading "
+        "is computed from that run's figures; the explanations at the end are hand-written and are not "
+        "measurements.",
+        "",
+        f"Machine: `nproc` = {m['nproc']}, CPU {m['cpu']}, {m['ram_gb']} GB RAM; Python {m['python']}, "
+        f"Airflow {airflow.__version__}; {m['platform']}; venv `{venv}`.",
+    ]
+    for name, fallback in SECTIONS:
+        results = by_bench.get(name)
+        if not results:
+            continue
+        writer = section_writer(name, fallback)
+        if writer is None:
+            continue
+        out += ["", writer(results).rstrip()]
+        loads = load_line(results)
+        if loads:
+            out += ["", loads]
+    unknown = sorted(set(by_bench) - {name for name, _ in SECTIONS})
+    if unknown:
+        raise SystemExit(f"RESULT lines from benchmarks report.py does not know: {unknown}")
+    if NOTES.exists():
+        out += [
+            "",
+            "## Explanations (hand-written in `docs/performance-notes.md`, not measurements)",
+            "",
+            re.sub(r"<!--.*?-->", "", NOTES.read_text(), flags=re.DOTALL).strip(),
+        ]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("results")
+    parser.add_argument("--command", required=True)
+    parser.add_argument("--started", required=True)
+    parser.add_argument("--venv", required=True)
+    args = parser.parse_args()
+    print(render(load(args.results), args.command, args.started, args.venv), end="")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: run the benchmarks in bench/ against the embedded sandbox and write docs/performance.md.
-# Not part of the test suite. Takes about 5 minutes on 2 cores. Set OKTOPOST_BENCH_VENV to use an existing
-# virtual environment instead of the one scripts/env.sh builds for the latest supported Airflow.
+# Not part of the test suite; takes several minutes. bench/report.py assembles the file from sections, one per
+# benchmark (a benchmark module may write its own with report_section), and docs/performance-notes.md.
+# Set OKTOPOST_BENCH_VENV to use an existing virtual environment instead of the one scripts/env.sh builds
+# for the latest supported Airflow.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO"
 
@@ -30,6 +32,7 @@ run parse_cost bench/parse_cost.py
 run hook_overhead bench/hook_overhead.py
 run waits_poller bench/waits.py poller
 run waits_baseline bench/waits.py baseline
+if [[ -f bench/fleet.py ]]; then run fleet bench/fleet.py; fi
 run onboarding bench/onboarding.py
 
 "$PY" bench/report.py "$OUT/results.jsonl" \
