@@ -86,6 +86,14 @@ class OktopostTransportError(OktopostError):
         self.outcome_unknown = outcome_unknown
 
 
+class OktopostActionOutcomeUnknownError(OktopostError):
+    """An integration action may have run, and was not sent again: re-sending it was not declared safe.
+
+    Retrying could run the action twice (a ``lead.create`` would make two leads), so the action operator
+    fails without retry; check the CRM, or declare the action safe to re-send.
+    """
+
+
 #: Refusals that another attempt cannot change: wrong key or permission (401/403), no such object (404),
 #: a rejected request (other 4xx, ``Result: false``) or a broken connection definition.
 PERMANENT_ERRORS: tuple[type[Exception], ...] = (
@@ -105,6 +113,7 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 __all__ = [
     "PERMANENT_ERRORS",
     "TRANSIENT_ERRORS",
+    "OktopostActionOutcomeUnknownError",
     "OktopostApiError",
     "OktopostAuthError",
     "OktopostConfigError",

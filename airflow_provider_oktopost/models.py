@@ -186,4 +186,101 @@ class Me:
         )
 
 
-__all__ = ["Integration", "IntegrationPage", "IntegrationState", "IntegrationStatus", "Me", "parse_datetime"]
+@dataclass(frozen=True)
+class Cname:
+    """One CNAME record registered in Oktopost: a host name (``Name``) that points to ``okt.to``.
+
+    Integrations refer to it by ``id`` (``0CN...``) as their ``cname_id``. An update answers with only
+    ``Id`` and ``Name``, so the other fields may be ``None``.
+    """
+
+    id: str
+    name: str
+    account_id: str | None = None
+    created: DateTime | None = None
+    modified: DateTime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Cname:
+        """Build from a ``Cname`` object or a list item as the API returns it."""
+        return cls(
+            id=str(data.get("Id") or ""),
+            name=str(data.get("Name") or ""),
+            account_id=_opt_str(data.get("AccountId")),
+            created=parse_datetime(data.get("Created")),
+            modified=parse_datetime(data.get("Modified")),
+            raw=dict(data),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (for XCom); dates as ISO 8601 UTC strings."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "account_id": self.account_id,
+            "created": self.created.isoformat() if self.created else None,
+            "modified": self.modified.isoformat() if self.modified else None,
+        }
+
+
+@dataclass(frozen=True)
+class CnamePage:
+    """One page of ``GET /v2/cname``: the items and the server's count of all CNAMEs."""
+
+    items: list[Cname]
+    total: int
+    page: int
+    count: int
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What ``POST /v2/integration-action`` returned for one action.
+
+    ``data`` is the ``IntegrationAction`` value as sent by Oktopost. It may hold personal data from the
+    customer's CRM (names, e-mail addresses), so it is left out of ``repr`` and :meth:`summary` describes
+    its shape without any of its values: that is what may be logged.
+    """
+
+    integration_id: str
+    action_name: str
+    data: Any = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """The shape of the result, never its values: top-level field names and how many records."""
+        data = self.data
+        records: int | None = None
+        fields: list[str] = []
+        if isinstance(data, dict):
+            fields = sorted(str(key) for key in data)
+            items = next((v for v in data.values() if isinstance(v, list)), None)
+            records = len(items) if items is not None else (1 if data else 0)
+        elif isinstance(data, list):
+            records = len(data)
+        elif data not in (None, False, ""):
+            records = 1
+        return {
+            "integration_id": self.integration_id,
+            "action_name": self.action_name,
+            "result_type": type(data).__name__,
+            "fields": fields,
+            "records": records if records is not None else 0,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary plus the whole result under ``data`` (only for XCom when asked for)."""
+        return {**self.summary(), "data": self.data}
+
+
+__all__ = [
+    "ActionResult",
+    "Cname",
+    "CnamePage",
+    "Integration",
+    "IntegrationPage",
+    "IntegrationState",
+    "IntegrationStatus",
+    "Me",
+    "parse_datetime",
+]

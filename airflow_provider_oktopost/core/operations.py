@@ -19,7 +19,7 @@ from airflow_provider_oktopost.core.interpret import interpret
 from airflow_provider_oktopost.core.throttle import Throttle, throttle_for
 from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
 from airflow_provider_oktopost.exceptions import OktopostError, OktopostNotFoundError
-from airflow_provider_oktopost.models import Integration, IntegrationPage, Me
+from airflow_provider_oktopost.models import CnamePage, Integration, IntegrationPage, Me
 
 log = logging.getLogger("airflow_provider_oktopost")
 
@@ -111,7 +111,7 @@ def list_page(ctx: Context, type: str | None = None, page: int = 0, count: int =
     )
 
 
-def next_page(page: IntegrationPage, max_total: int) -> int | None:
+def next_page(page: IntegrationPage | CnamePage, max_total: int) -> int | None:
     """The page to fetch after ``page`` in a full listing, or None when the listing is complete.
 
     Stops on an empty or short page, once ``Total`` is reached, and at the last page the largest ``Total``

@@ -194,3 +194,142 @@ def update_request(
 def delete_request(integration_id: str) -> ApiRequest:
     integration_id = require_id("integration_id", integration_id)
     return ApiRequest("DELETE", f"/integration/{_segment(integration_id)}")
+
+
+# ---- CNAMEs and integration actions --------------------------------------------------------------------
+
+_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_ACTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}(?:\.[A-Za-z][A-Za-z0-9_]{0,63}){1,3}$")
+
+
+def require_host_name(name: str, value: object) -> str:
+    """A host name for a CNAME record, such as ``links.example.com``; returned lower-cased.
+
+    A real DNS name: at least two dot-separated labels of letters, digits and inner hyphens (1 to 63
+    characters each, 253 in all), a top-level label that is not all digits (so no IP address), and nothing
+    around it: no scheme (``https://``), path, query, port or user. One trailing dot (the DNS root) is
+    dropped. International names must be given in their ASCII (``xn--``) form.
+    """
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a host name such as 'links.example.com', got {_shown(value)}")
+    problem = _host_problem(value)
+    if problem:
+        raise ValueError(
+            f"{name} must be a bare host name such as 'links.example.com' ({problem}), got {_shown(value)}"
+        )
+    return value.lower().removesuffix(".")
+
+
+def _host_problem(value: str) -> str | None:
+    if "://" in value:
+        return "no scheme such as https://"
+    if any(ch in value for ch in "/?#"):
+        return "no path or query"
+    if "@" in value:
+        return "no user name"
+    if ":" in value:
+        return "no port"
+    if not value.isascii():
+        return "international names in their xn-- form"
+    host = value.lower().removesuffix(".")
+    labels = host.split(".")
+    if len(host) > 253:
+        return "at most 253 characters"
+    if len(labels) < 2:
+        return "at least two labels, such as example.com"
+    bad = next((label for label in labels if not _LABEL_RE.fullmatch(label)), None)
+    if bad is not None:
+        return (
+            f"label {bad!r} must be 1 to 63 letters, digits or inner hyphens"
+            if bad
+            else "no empty label (two dots in a row, or a leading dot)"
+        )
+    if labels[-1].isdigit():
+        return "not an IP address"
+    return None
+
+
+def require_action_name(name: str, value: object) -> str:
+    """An integration action such as ``contact.getByEmail``: dot-separated identifiers (2 to 4 parts)."""
+    if not isinstance(value, str) or not _ACTION_RE.fullmatch(value):
+        raise ValueError(
+            f"{name} must be an integration action such as 'contact.getByEmail', 'lead.getByEmail' or "
+            f"'lead.search' (dot-separated names), got {_shown(value)}"
+        )
+    return value
+
+
+def encode_payload(name: str, value: object) -> str:
+    """An action payload as the API wants it: a JSON object in a string (a dict, or a string holding one)."""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            raise ValueError(f"{name} must be a dict or a string holding a JSON object") from None
+    else:
+        parsed = value
+    if not isinstance(parsed, Mapping):
+        raise ValueError(f"{name} must be a JSON object (a dict), got {type(parsed).__name__}")
+    return _encode_value(name, dict(parsed))
+
+
+def cname_list_request(page: int = 0, count: int = 25) -> ApiRequest:
+    """``GET /v2/cname``: one page of the account's CNAMEs."""
+    page, count = require_page(page, count)
+    return ApiRequest("GET", "/cname", params=(("_page", str(page)), ("_count", str(count))))
+
+
+def cname_get_request(cname_id: str) -> ApiRequest:
+    """``GET /v2/cname/{id}``."""
+    return ApiRequest("GET", f"/cname/{_segment(require_id('cname_id', cname_id))}")
+
+
+def cname_create_request(host_name: str) -> ApiRequest:
+    """``POST /v2/cname`` with ``cname=<host>``, not idempotent (after a lost response, look first)."""
+    form = (("cname", require_host_name("host_name", host_name)),)
+    return ApiRequest("POST", "/cname", form=form, idempotent=False)
+
+
+def cname_update_request(cname_id: str, host_name: str) -> ApiRequest:
+    """``POST /v2/cname/{id}`` with the new host name (sending it twice has the same effect as once)."""
+    cname_id = require_id("cname_id", cname_id)
+    form = (("cname", require_host_name("host_name", host_name)),)
+    return ApiRequest("POST", f"/cname/{_segment(cname_id)}", form=form)
+
+
+def cname_delete_request(cname_id: str) -> ApiRequest:
+    """``DELETE /v2/cname/{id}``: removes the record from Oktopost only, never from DNS."""
+    return ApiRequest("DELETE", f"/cname/{_segment(require_id('cname_id', cname_id))}")
+
+
+def action_request(
+    integration_id: str, action_name: str, payload: object, *, safe_to_resend: bool = False
+) -> ApiRequest:
+    """``POST /v2/integration-action``: run one action of an integration.
+
+    An action can create or change records in the customer's CRM, so the request counts as idempotent (may
+    be re-sent after an unknown outcome) only when the caller says so with ``safe_to_resend``.
+    """
+    form = (
+        ("id", require_id("integration_id", integration_id)),
+        ("actionName", require_action_name("action_name", action_name)),
+        ("payload", encode_payload("payload", payload)),
+    )
+    if not isinstance(safe_to_resend, bool):
+        raise ValueError(f"safe_to_resend must be True or False, got {_shown(safe_to_resend)}")
+    return ApiRequest("POST", "/integration-action", form=form, idempotent=safe_to_resend)
+
+
+_READ_VERB_RE = re.compile(r"^(?:get|search|list|find|lookup|read|count)(?:[A-Z0-9_]\w*)?$")
+_WRITE_WORD_RE = re.compile(r"(?:create|update|upsert|delete|remove|set|add|sync|merge|send|write)", re.I)
+
+
+def is_read_action(action_name: str) -> bool:
+    """Whether an action's name says it only reads (``contact.getByEmail``, ``lead.search``).
+
+    The verb (the last dot-separated part) must start with get, search, list, find, lookup, read or count
+    and name no write (``getOrCreate`` is a write). Used as the default for re-sending after an unknown
+    outcome; anything else is treated as a write, which is the safe side.
+    """
+    verb = require_action_name("action_name", action_name).rsplit(".", 1)[-1]
+    return bool(_READ_VERB_RE.fullmatch(verb)) and not _WRITE_WORD_RE.search(verb)

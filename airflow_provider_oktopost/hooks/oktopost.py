@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseHook
 
+from airflow_provider_oktopost.core import action_ops, cname_ops
 from airflow_provider_oktopost.core import operations as ops
 from airflow_provider_oktopost.core.config import ClientConfig, config_from_fields, normalize_extras
 from airflow_provider_oktopost.core.driver import run_sync
 from airflow_provider_oktopost.core.operations import Op
 from airflow_provider_oktopost.exceptions import OktopostError
-from airflow_provider_oktopost.models import Integration, IntegrationPage, Me
+from airflow_provider_oktopost.models import ActionResult, Cname, CnamePage, Integration, IntegrationPage, Me
 
 if TYPE_CHECKING:
     import requests
@@ -145,6 +146,72 @@ class OktopostHook(BaseHook):
     def delete_integration(self, integration_id: str) -> None:
         """Delete an integration (cannot be undone)."""
         self._run(ops.delete_integration(self._context, integration_id))
+
+    # ---- CNAMEs ----------------------------------------------------------------------------------------
+
+    def list_cnames(self, page: int = 0, count: int = 25) -> CnamePage:
+        """One page of the account's CNAMEs: ``page`` is zero-based, ``count`` is 25, 50 or 100."""
+        return self._run(cname_ops.list_cname_page(self._context, page, count))
+
+    def iter_cnames(self) -> Iterator[Cname]:
+        """Every CNAME of the account, fetched lazily 100 at a time (the paging rules of integrations)."""
+        cursor = cname_ops.CnameCursor()
+        while cursor.page is not None:
+            yield from cursor.advance(self.list_cnames(cursor.page, ops.FULL_PAGE))
+
+    def get_cname(self, cname_id: str) -> Cname:
+        """One CNAME by its Id (``0CN...``)."""
+        return self._run(cname_ops.get_cname(self._context, cname_id))
+
+    def find_cnames(self, host_name: str) -> list[Cname]:
+        """The CNAMEs registered for ``host_name`` (normally zero or one; case does not matter)."""
+        return self._run(cname_ops.find_cnames(self._context, host_name))
+
+    def create_cname(self, host_name: str) -> Cname:
+        """Register a host name (it must already be a DNS CNAME to ``okt.to``).
+
+        Created exactly once: if the response is lost, the hook looks for the host name before it sends
+        the request again. The host name is checked before any request.
+        """
+        return self._run(cname_ops.create_cname(self._context, host_name))
+
+    def update_cname(self, cname_id: str, host_name: str) -> Cname:
+        """Change a CNAME's host name."""
+        return self._run(cname_ops.update_cname(self._context, cname_id, host_name))
+
+    def cname_users(self, cname_id: str) -> list[Integration]:
+        """The integrations that use CNAME ``cname_id`` (deleting the CNAME would break them)."""
+        return self._run(cname_ops.cname_users(self._context, cname_id))
+
+    def delete_cname(self, cname_id: str) -> None:
+        """Delete a CNAME from Oktopost. Unguarded: see :meth:`cname_users`. The DNS record stays."""
+        self._run(cname_ops.delete_cname(self._context, cname_id))
+
+    # ---- integration actions ----------------------------------------------------------------------------
+
+    def run_action(
+        self,
+        integration_id: str,
+        action_name: str,
+        payload: dict[str, Any] | str | None = None,
+        *,
+        safe_to_resend: bool | None = None,
+    ) -> ActionResult:
+        """Run one action (``contact.getByEmail``, ``lead.search``...) of a valid, active integration.
+
+        ``payload`` is a dict or a JSON object string. After a failure that may have reached Oktopost the
+        action is sent again only if ``safe_to_resend`` (default: only for actions whose name says they
+        read); otherwise :class:`~airflow_provider_oktopost.exceptions.OktopostActionOutcomeUnknownError`.
+        """
+        return self._run(
+            action_ops.run_action(
+                self._context,
+                integration_id,
+                action_name,
+                {} if payload is None else payload,
+                safe_to_resend=safe_to_resend,
+            )
+        )
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the connection with ``GET /v2/me`` (the Test button in the connection form)."""

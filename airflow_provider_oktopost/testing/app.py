@@ -22,6 +22,7 @@ from airflow_provider_oktopost.testing.config import UNSET
 from airflow_provider_oktopost.testing.control import control_router
 from airflow_provider_oktopost.testing.gate import ACCOUNT_SCOPE_KEY, FORM_SCOPE_KEY, ApiGate
 from airflow_provider_oktopost.testing.records import API_STATES, format_time, parse_setting, user_id_for
+from airflow_provider_oktopost.testing.routes_onboarding import add_onboarding_routes
 from airflow_provider_oktopost.testing.state import SandboxState
 
 PAGE_SIZES = (25, 50, 100)
@@ -116,6 +117,7 @@ def create_app(state: SandboxState) -> FastAPI:
                 "name": "Integrations",
                 "description": "Partner integrations (list, get, connect, update, delete).",
             },
+            {"name": "CNAMEs", "description": "Custom domains for integrations (list, get, create, ...)."},
             {"name": "Sandbox control", "description": "Test-only routes, not part of the Oktopost API."},
         ],
     )
@@ -228,6 +230,8 @@ def _add_api_routes(app: FastAPI, state: SandboxState) -> None:
         if not state.delete_integration(integration_id, _account(request)):
             return _json(_NOT_FOUND, 404)
         return _json({"Result": True})
+
+    add_onboarding_routes(app, state, common)
 
     @app.api_route("/v2", methods=_ALL_METHODS, include_in_schema=False)
     @app.api_route("/v2/{rest:path}", methods=_ALL_METHODS, include_in_schema=False)

@@ -98,6 +98,15 @@ class SandboxClient:
         """``GET /_sandbox/integrations``."""
         return cast(list[dict[str, Any]], self._call("GET", "/integrations"))
 
+    @property
+    def cnames(self) -> list[dict[str, Any]]:
+        """``GET /_sandbox/cnames``."""
+        return cast(list[dict[str, Any]], self._call("GET", "/cnames"))
+
+    def add_cname(self, name: str, account_id: str | None = None) -> dict[str, Any]:
+        """``POST /_sandbox/cnames``: store a CNAME directly."""
+        return cast(dict[str, Any], self._call("POST", "/cnames", {"name": name, "account_id": account_id}))
+
     def get(self, integration_id: str) -> dict[str, Any] | None:
         """``GET /_sandbox/integrations/{id}``, ``None`` when it does not exist."""
         try:

@@ -238,6 +238,15 @@ class OktopostSandbox:
             account_id=account_id,
         )
 
+    def add_cname(self, name: str, account_id: str | None = None) -> dict[str, Any]:
+        """Store a CNAME directly (no API call, no name rules, not logged) and return its record."""
+        return self.state.cnames.add(name, account_id)
+
+    @property
+    def cnames(self) -> list[dict[str, Any]]:
+        """Every account's CNAMEs, in creation order."""
+        return self.state.cnames.list()
+
     @property
     def integrations(self) -> list[dict[str, Any]]:
         """See :attr:`SandboxState.integrations`."""

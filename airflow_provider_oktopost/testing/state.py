@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from airflow_provider_oktopost.testing.cnames import CnameStore
 from airflow_provider_oktopost.testing.config import UNSET, SandboxConfig, Unset
 from airflow_provider_oktopost.testing.faults import CHAOS_KINDS, Fault, LoggedRequest, count_requests
 from airflow_provider_oktopost.testing.records import DEFAULT_CNAME_ID, IdFactory, IntegrationRecord
@@ -54,6 +55,8 @@ class SandboxState:
 
     def _clear(self) -> None:
         self._integrations: dict[str, IntegrationRecord] = {}
+        #: The CNAMEs (``/v2/cname``); cleared with everything else by :meth:`reset`.
+        self.cnames = CnameStore(self._lock, self._ids, self.now, self.account_id)
         self._faults = FaultQueue()
         self._limiter = RateLimiter()
         self._log: list[LoggedRequest] = []
@@ -339,6 +342,7 @@ class SandboxState:
                 "logged_requests": len(self._log),
                 "rate_limited_count": self._limiter.refused,
                 "integrations": len(self._integrations),
+                "cnames": len(self.cnames),
                 "pending_faults": len(self._faults.pending),
                 "chaos_rate": self._faults.chaos_rate,
                 "clock_offset": self._offset,
