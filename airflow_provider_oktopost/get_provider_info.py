@@ -67,7 +67,11 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_oktopost.operators.oktopost"],
+                "python-modules": [
+                    "airflow_provider_oktopost.operators.oktopost",
+                    "airflow_provider_oktopost.operators.cname",
+                    "airflow_provider_oktopost.operators.action",
+                ],
             }
         ],
         "sensors": [

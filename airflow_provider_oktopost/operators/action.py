@@ -1,0 +1,130 @@
+"""An operator that runs one integration action, e.g. to smoke-test a CRM integration that just got ready.
+
+Actions run in the customer's CRM and may create or change records there, and their results may hold
+personal data. So the operator is careful in two ways:
+
+- **Sent at most once unless declared safe.** A read (``contact.getByEmail``, ``lead.search``: see
+  :func:`~airflow_provider_oktopost.core.wire.is_read_action`) may be re-sent after a failure and retried by
+  Airflow. Anything else is sent again neither after a failure whose outcome is unknown (the task fails
+  without retry) nor on a task retry (the earlier try may have run it), unless ``safe_to_resend=True``.
+- **The result stays out of logs.** Only its shape is logged and returned (field names, record count);
+  the whole result goes to XCom only with ``push_result=True``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_oktopost.core import wire
+from airflow_provider_oktopost.exceptions import OktopostActionOutcomeUnknownError
+from airflow_provider_oktopost.operators._base import OktopostBaseOperator
+from airflow_provider_oktopost.validation import Check
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+
+def _check_payload(name: str, value: Any) -> dict[str, Any]:
+    """A dict, or a string holding a JSON object (what a template renders to); ``None`` is ``{}``."""
+    if value is None:
+        return {}
+    wire.encode_payload(name, value)
+    return dict(json.loads(value)) if isinstance(value, str) else dict(value)
+
+
+def _check_flag(name: str, value: Any) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"{name} must be True, False or None, got {value!r}")
+    return value
+
+
+class OktopostRunIntegrationActionOperator(OktopostBaseOperator):
+    """Run one action of a valid, active integration and return a summary of its result.
+
+    Oktopost runs actions for Salesforce, Marketo and HubSpot integrations, only when the integration is
+    valid and enabled (wait for that with :class:`~airflow_provider_oktopost.sensors.oktopost.
+    OktopostIntegrationSensor` first). A refusal (not ready, unknown action, missing field) fails the task
+    without retry.
+
+    The return value is :meth:`ActionResult.summary`: ``integration_id``, ``action_name``,
+    ``result_type``, ``fields`` (top-level field names) and ``records`` (how many records came back), never
+    a value from the CRM. With ``push_result=True`` it also holds the whole result under ``data``: it then
+    lands in XCom, where anyone who can read the DAG's XComs sees it.
+
+    :param integration_id: The integration (``014...``; templated, ``connect.output`` works).
+    :param action_name: The action, such as ``contact.getByEmail``, ``lead.getByEmail`` or ``lead.search``
+        (templated).
+    :param payload: The action's input: a dict, or a string holding a JSON object (templated), e.g.
+        ``{"email": "someone@example.com"}``. Rendered template fields are shown in the Airflow UI: keep
+        personal data out of a templated payload where that matters.
+    :param safe_to_resend: May the action be sent again when an attempt's outcome is unknown (timeout,
+        dropped connection, 5xx), and on a task retry? ``None`` (default) means yes for reads (the action
+        name's verb is get, search, list, find, lookup, read or count) and no for anything else.
+    :param push_result: Include the whole result under ``data`` in the return value (XCom).
+    :param oktopost_conn_id: The ``oktopost`` connection.
+    :param deferrable: Wait out a rate-limit block in the triggerer (keeps a write within its first try).
+    """
+
+    template_fields = ("integration_id", "action_name", "payload")
+    template_fields_renderers = {"payload": "json"}
+    _checks: ClassVar[Mapping[str, Check]] = {
+        "integration_id": wire.require_id,
+        "action_name": wire.require_action_name,
+        "payload": _check_payload,
+    }
+
+    def __init__(
+        self,
+        *,
+        integration_id: str,
+        action_name: str,
+        payload: dict[str, Any] | str | None = None,
+        safe_to_resend: bool | None = None,
+        push_result: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.integration_id = integration_id
+        self.action_name = action_name
+        self.payload = payload
+        self.safe_to_resend = _check_flag("safe_to_resend", safe_to_resend)
+        self.push_result = bool(_check_flag("push_result", push_result))
+        self._validate(rendered=False)
+
+    def _resend_allowed(self) -> bool:
+        if self.safe_to_resend is not None:
+            return self.safe_to_resend
+        return wire.is_read_action(self.action_name)
+
+    def _work(self, context: Context) -> dict[str, Any]:
+        safe = self._resend_allowed()
+        try_number = int(context["ti"].try_number or 1)
+        if try_number > 1 and not safe:
+            raise AirflowFailException(
+                f"Try {try_number}: the action {self.action_name!r} is not declared safe to re-send and an "
+                "earlier try may have run it, so it is not sent again. Check the CRM, or pass "
+                "safe_to_resend=True"
+            )
+        try:
+            result = self.hook.run_action(
+                self.integration_id, self.action_name, self.payload or {}, safe_to_resend=safe
+            )
+        except OktopostActionOutcomeUnknownError as error:
+            raise AirflowFailException(str(error)) from error
+        summary = result.summary()
+        self.log.info(
+            "Action %s on integration %s returned a %s with %d record(s); fields: %s",
+            self.action_name,
+            self.integration_id,
+            summary["result_type"],
+            summary["records"],
+            ", ".join(summary["fields"]) or "none",
+        )
+        return result.to_dict() if self.push_result else summary
+
+
+__all__ = ["OktopostRunIntegrationActionOperator"]
