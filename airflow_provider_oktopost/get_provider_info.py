@@ -86,6 +86,12 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_oktopost.triggers.oktopost"],
             }
         ],
+        "asset-uris": [
+            {
+                "schemes": ["oktopost"],
+                "handler": "airflow_provider_oktopost.assets.sanitize_uri",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "oktopost",

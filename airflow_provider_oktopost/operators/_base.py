@@ -66,6 +66,8 @@ class OktopostBaseOperator(BaseOperator):
         self.deferrable = deferrable
         #: Progress of this try that must survive a rate-limit deferral (plain JSON values).
         self._progress: dict[str, Any] = {}
+        #: The integrations ``_work`` acted on (``Integration.to_dict()``), for the outlets' asset events.
+        self._acted_on: list[dict[str, Any]] = []
 
     @cached_property
     def hook(self) -> OktopostHook:
@@ -109,7 +111,9 @@ class OktopostBaseOperator(BaseOperator):
 
     def _attempt(self, context: Context, *, deferrals: int) -> Any:
         try:
-            return self._work(context)
+            result = self._work(context)
+            self._emit_asset_events(context)
+            return result
         except OktopostRateLimitError as error:
             resume_at = clock.wall() + error.retry_after
             if self.deferrable and deferrals < MAX_RATE_LIMIT_DEFERRALS:
@@ -131,6 +135,21 @@ class OktopostBaseOperator(BaseOperator):
             raise AirflowFailException(str(error)) from error
         finally:
             self.hook.close()
+
+    def _integrations_for_events(self) -> list[dict[str, Any]]:
+        """What the outlets' asset events describe; a subclass may read the integration here."""
+        return list(self._acted_on)
+
+    def _emit_asset_events(self, context: Context) -> None:
+        """Asset events for ``oktopost`` outlets and aliases (:mod:`..assets`); nothing without outlets."""
+        from airflow_provider_oktopost.assets import emit_integration_events, wants_integration_events
+
+        if wants_integration_events(self):
+            config = self.hook.config
+            integrations = self._integrations_for_events()
+            emit_integration_events(
+                self, context, integrations, base_url=config.base_url, account_id=config.account_id
+            )
 
     def _defer_until(self, resume_at: float, error: OktopostRateLimitError, deferrals: int) -> None:
         from airflow_provider_oktopost.triggers.oktopost import OktopostWaitTrigger

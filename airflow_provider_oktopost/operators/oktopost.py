@@ -108,6 +108,7 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
             self._progress["integration_id"] = chosen
         integration = self.hook.get_integration(chosen)
         context["ti"].xcom_push(key="integration", value=integration.to_dict())
+        self._acted_on = [integration.to_dict()]
         return integration.id
 
     def _choose(self, existing: list[Integration], try_number: int) -> str:
@@ -198,6 +199,10 @@ class OktopostUpdateIntegrationOperator(OktopostBaseOperator):
         self.log.info("Updated integration %s: %s", self.integration_id, ", ".join(changed))
         return self.integration_id
 
+    def _integrations_for_events(self) -> list[dict[str, Any]]:
+        # Only with oktopost outlets: one read, so the event says what the integration is now.
+        return [self.hook.get_integration(self.integration_id).to_dict()]
+
 
 class OktopostDeleteIntegrationOperator(OktopostBaseOperator):
     """Delete an integration (it cannot be undone); returns its Id.
@@ -230,6 +235,7 @@ class OktopostDeleteIntegrationOperator(OktopostBaseOperator):
             )
         else:
             self.log.info("Deleted integration %s", self.integration_id)
+        self._acted_on = [{"id": self.integration_id, "deleted": True}]
         return self.integration_id
 
 
@@ -270,6 +276,7 @@ class OktopostListIntegrationsOperator(OktopostBaseOperator):
             for item in self.hook.iter_integrations(self.integration_type)
             if item.matches(self.status, self.state)
         ]
+        self._acted_on = found
         self.log.info(
             "Found %d integration(s) (type=%s, status=%s, state=%s)",
             len(found),

@@ -91,10 +91,10 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         except ValueError as error:
             self._fail(f"Invalid argument after rendering templates: {error}", error)
         if not self.deferrable:
-            return super().execute(context)
+            return self._emit_asset_events(context, super().execute(context))
         first = self._poke_or_fail(context)
         if first:
-            return first.xcom_value
+            return self._emit_asset_events(context, first.xcom_value)
         from airflow_provider_oktopost.triggers.oktopost import OktopostIntegrationTrigger
 
         now = clock.wall()
@@ -135,6 +135,17 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         )
         return PokeReturnValue(is_done=False)
 
+    def _emit_asset_events(self, context: Context, integration: Any) -> Any:
+        """Asset events for ``oktopost`` outlets and aliases (:mod:`..assets`); returns ``integration``."""
+        from airflow_provider_oktopost.assets import emit_integration_events, wants_integration_events
+
+        if isinstance(integration, dict) and wants_integration_events(self):
+            config = self.hook.config
+            emit_integration_events(
+                self, context, [integration], base_url=config.base_url, account_id=config.account_id
+            )
+        return integration
+
     def _poke_or_fail(self, context: Context) -> PokeReturnValue:
         """One poke outside ``BaseSensorOperator.execute``, with its soft_fail/never_fail handling."""
         try:
@@ -166,7 +177,7 @@ class OktopostIntegrationSensor(BaseSensorOperator):
                     f"The Oktopost trigger reported success without an integration: {message}"
                 )
             self.log.info("%s", message)
-            return integration
+            return self._emit_asset_events(context, integration)
         if status == "timeout":
             raise AirflowSensorTimeout(message)
         if status == "error":
