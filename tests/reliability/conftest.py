@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 RESULTS_FILE = REPO / "docs" / "reliability-results.md"
 
 # The fault matrix's tables hold assertions of their own: rewrite them as in a test module.
-pytest.register_assert_rewrite("fault_cases", "fault_components")
+pytest.register_assert_rewrite("fault_cases", "fault_components", "fault_waits")
 
 
 @pytest.fixture

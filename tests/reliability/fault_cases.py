@@ -68,9 +68,9 @@ CASES = [
     Case("drop-after-commit", "server acted, response lost, twice", OK, _kind("lost_response", 2), 2),
     Case(
         "read-timeout",
-        "response after 0.5s with a 0.25s client timeout (server acts late)",
+        "response after 1.5s with a 0.25s client timeout (server acts late)",
         OK,
-        _kind("delay", 1, delay_seconds=0.5),
+        _kind("delay", 1, delay_seconds=1.5),
         1,
         timeout=0.25,
     ),

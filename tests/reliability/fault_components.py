@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import fault_waits
 from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred
 from support import SimClock
 
@@ -46,7 +47,16 @@ def _ctx() -> Any:
 
 
 async def _events(trigger: Any) -> list[dict[str, Any]]:
-    return [event.payload async for event in trigger.run()]
+    """Run a trigger to its events; waits meanwhile are the triggerer's (see ``fault_waits``)."""
+    log = fault_waits.current
+    if log is not None:
+        log.hand_off()
+        log.in_triggerer = True
+    try:
+        return [event.payload async for event in trigger.run()]
+    finally:
+        if log is not None:
+            log.in_triggerer = False
 
 
 def _run_operator(op: Any) -> str:
@@ -121,7 +131,8 @@ def _run_sensor_reschedule(sb: OktopostSandbox, sim: SimClock, seed: str) -> str
             if type(exc).__name__ != "AirflowRescheduleException" or rescheduled >= 10:
                 raise
             rescheduled += 1
-            sim.sleep(POKE_INTERVAL)  # the scheduler brings the task back after poke_interval
+            # The scheduler brings the task back after poke_interval (labelled so by fault_waits).
+            getattr(sim, "sleep_for_reschedule", sim.sleep)(POKE_INTERVAL)
     assert result["id"] == seed
     if rescheduled:
         return f"rescheduled x{rescheduled} (worker slot released), then succeeded"

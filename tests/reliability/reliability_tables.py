@@ -13,7 +13,7 @@ HEADER = """# Reliability results (generated)
 TABLES: dict[str, tuple[str, list[str]]] = {
     "faults": (
         "Fault matrix",
-        ["case", "component", "expected", "observed", "requests", "backoff waits", "final sandbox state"],
+        ["case", "component", "expected", "observed", "requests", "waits", "final sandbox state"],
     ),
     "chaos": (
         "Chaos runs (20% of responses replaced by transient faults)",

@@ -10,20 +10,27 @@ nothing lost) and the number of requests (bounded, with backoff between retries)
 
 from __future__ import annotations
 
+import itertools
+import random
 import re
+import zlib
 from typing import Any
 
 import pytest
 import requests
 from fault_cases import CASES, OK, PERMANENT, Case, expected_outcome
 from fault_components import CNAME, COMPONENTS, Component
+from fault_waits import BACKOFF, Wait, WaitLog, summary, wait_until
 from reliability_support import Results, set_connection
 from support import SimClock
 
+from airflow_provider_oktopost.core import config as core_config
+from airflow_provider_oktopost.core.retry import RetryPolicy
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 SEED_CNAME = "0CNseed00000001"
 MAX_RETRIES = 3  # the connection default
+MAX_WAIT = 60.0  # the longest wait the client sleeps itself (RetryPolicy.max_wait)
 
 
 def _readable(pattern: str) -> str:
@@ -69,9 +76,16 @@ def test_fault_matrix(
     sb, sim = rsandbox, sim_clock
     seed = sb.add_integration("cd", SEED_CNAME)["Id"]
     method, path = component.method, component.path.replace("{seed}", re.escape(seed))
+    jitter_seed = zlib.crc32(f"{case.name}/{component.name}".encode())
+    monkeypatch.setattr(
+        core_config, "RetryPolicy", lambda **kw: RetryPolicy(rng=random.Random(jitter_seed), **kw)
+    )
+    log = WaitLog(sim, sb).install(monkeypatch)
     if case.timeout is not None:
         set_connection(sb, monkeypatch, timeout=case.timeout)
-        sim.real_sleep_cap = 1.0  # the slow request must really finish on the server before we look
+        # Before any wait ends, the slow request must really have finished on the server (the test
+        # decides, no timing margin): the delayed request is the first one sent to the target.
+        log.settle = lambda: wait_until(lambda: sb.count(method, path) >= 1)
     if case.faults is None:
         _block_key(sb)
     else:
@@ -97,10 +111,12 @@ def test_fault_matrix(
         assert seeded is not None and seeded["State"] == "active" and created == 0
     assert len(sb.integrations) == 1 + created - (1 if seeded is None else 0)
 
-    # 3. The requests: bounded, and spaced out by backoff.
+    # 3. The requests and the waits, in order.
     total = sb.count()
     target = sb.count(method, path)
-    waits = [round(s, 3) for s in sim.slept if s > 0]
+    waits = log.waits
+    requests_sent = [(r.method, r.path) for r in sb.requests]
+    _check_waits(case, method, path, requests_sent, waits)
     if case.category == PERMANENT:
         assert target == 1 and waits == []  # failed on the first answer, no retry
         last = sb.requests[-1]
@@ -108,12 +124,7 @@ def test_fault_matrix(
     elif case.category == OK:
         assert target <= case.times + 1
         assert total <= component.baseline + 2 * case.times
-        assert len(waits) >= target - 1  # every re-send came after a wait
-    else:
-        # Per wait (deferral, reschedule or poke): at most one request plus MAX_RETRIES retries.
-        assert total <= component.baseline + 4 * (MAX_RETRIES + 1)
-    backoff = [s for s in waits if s <= 60]
-    assert all(s <= 60 for s in backoff)
+        assert all(w.kind == BACKOFF for w in waits), waits  # retried in place, nothing deferred
     if case.name == "drop-after-commit" and component.effect == "connect":
         # The first POST was committed and found by the listing: it is never sent again, so the second
         # armed fault is never reached.
@@ -131,21 +142,39 @@ def test_fault_matrix(
             "expected": _readable(expected),
             "observed": observed,
             "requests": f"{total} ({target} to {method} {component.path.replace('{seed}', '{id}')})",
-            "backoff waits": _waits(waits),
+            "waits": summary(waits),
             "final sandbox state": state_text,
         },
     )
 
 
-def _waits(waits: list[float]) -> str:
-    """Deterministic summary (jittered backoff values vary run to run; their count and bounds do not)."""
-    if not waits:
-        return "none"
-    short = [w for w in waits if w <= 60]
-    long = [w for w in waits if w > 60]
-    parts = []
-    if short:
-        parts.append(f"{len(short)} backoff wait(s) <= 60s")
-    if long:
-        parts.append(f"{len(long)} long wait(s) {min(long):.0f}-{max(long):.0f}s outside the worker")
-    return "; ".join(parts)
+def _check_waits(
+    case: Case, method: str, path: str, requests_sent: list[tuple[str, str]], waits: list[Wait]
+) -> None:
+    """What docs/reliability.md promises, per wait and in order.
+
+    - No backoff wait is above ``MAX_WAIT`` (a longer wait belongs to a deferral, a reschedule or a poke
+      interval, which the scheduler or the user's ``poke_interval`` decides).
+    - The waits that are not backoff (poke interval, reschedule, deferral, poll interval) split the run
+      into attempts; in each attempt at most one request plus ``MAX_RETRIES`` retries go to the target,
+      with at most ``MAX_RETRIES`` backoff waits.
+    - Within an attempt, every re-send of the target request comes after a backoff wait: between two
+      requests to the target there is one that ended after the first was answered and before the second
+      was. (A deferred task's trigger starts a new attempt in the triggerer: the hand-off is recorded as
+      a 0 s deferral.)
+    """
+    for w in waits:
+        if w.kind == BACKOFF:
+            assert w.seconds <= MAX_WAIT, w
+    targets = [i for i, (m, p) in enumerate(requests_sent) if m == method and re.fullmatch(path, p)]
+    for first, second in itertools.pairwise(targets):
+        between = [w for w in waits if first < w.after_requests <= second]
+        if any(w.kind != BACKOFF for w in between):
+            continue  # a new attempt (poke, reschedule, deferral)
+        assert between, (f"request {second} re-sent without a backoff wait after request {first}", waits)
+    cuts = [0, *(w.after_requests for w in waits if w.kind != BACKOFF), len(requests_sent) + 1]
+    for start, end in itertools.pairwise(cuts):
+        in_attempt = [i for i in targets if start <= i < end]
+        backoffs = [w for w in waits if w.kind == BACKOFF and start < w.after_requests <= end]
+        assert len(in_attempt) <= 1 + MAX_RETRIES, (case.name, start, end, in_attempt, waits)
+        assert len(backoffs) <= MAX_RETRIES, (case.name, start, end, backoffs)
