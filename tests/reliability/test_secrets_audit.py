@@ -4,22 +4,28 @@ Every example DAG runs for real (``dag.test``) with DEBUG logging for urllib3, h
 provider (Airflow's core stays at INFO: its supervisor logs masking requests verbatim at DEBUG), with a key
 that appears in no other string; then a failing run with a wrong key and one against a failing (5xx) API.
 Afterwards everything is searched for the key and for the base64 ``account:key`` Basic-auth token: every file
-under ``AIRFLOW_HOME`` (task and trigger logs, the SQLite metadata database and its WAL, byte for byte), the
-database tables that hold rendered template fields, XCom, serialized triggers and task state, the captured
-stdout/stderr, every log record, and the messages of the exceptions raised.
+under ``AIRFLOW_HOME`` (the SQLite metadata database and its WAL, byte for byte), every row of the tables
+that hold rendered template fields, XCom, serialized triggers, task state and the audit log, the captured
+stdout/stderr (where ``dag.test`` writes task and trigger logs: it writes no log files), every log record,
+the messages of the exceptions raised and the sandbox's request log. The places that must hold something
+are required to (rows in the tables, DEBUG lines of the HTTP libraries *from the DAG runs*), and a
+self-test plants the key in each place and shows the same audit reports every one. The file-based task and
+triggerer logs of a real deployment are audited in ``tests/e2e/test_deployment.py``.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
+import sqlite3
+from contextlib import closing
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
+from secrets_scan import Scan, forbidden, scan_sqlite, scan_tree
 from support import SimClock, load_example
 
 from airflow_provider_oktopost.exceptions import OktopostConfigError
@@ -37,56 +43,39 @@ WRONG_KEY = "Wr0ng-AUDIT-k3y-Lm4P-88"
 NAMESPACES = ("urllib3", "httpx", "httpcore", "airflow_provider_oktopost", "requests")
 
 
-def _forbidden(account: str, key: str) -> list[bytes]:
-    token = base64.b64encode(f"{account}:{key}".encode()).decode()
-    return [key.encode(), token.encode(), key.encode("utf-16-le")]
+#: The tables that keep task data; a missing table fails the audit (no per-table error is swallowed).
+TABLES = (
+    "rendered_task_instance_fields",
+    "xcom",
+    "trigger",
+    "task_instance",
+    "task_instance_history",
+    "dag_run",
+    "log",
+    "connection",
+    "variable",
+)
+#: Tables the runs below must have written to (else searching them proved nothing).
+MUST_HOLD_ROWS = ("rendered_task_instance_fields", "xcom", "trigger", "task_instance", "dag_run", "log")
 
 
-def _leaks(blob: bytes, needles: list[bytes]) -> list[str]:
-    return [n.decode("latin-1") for n in needles if n in blob]
-
-
-def _scan_home(home: Path, needles: list[bytes]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for path in sorted(home.rglob("*")):
-        if path.is_file():
-            leaks = _leaks(path.read_bytes(), needles)
-            if leaks:
-                found[str(path.relative_to(home))] = leaks
-    return found
-
-
-def _scan_tables(needles: list[bytes]) -> tuple[dict[str, list[str]], dict[str, int]]:
-    """Every row of the tables that keep task data, as text, and each table's row count (proof of reading)."""
-    from airflow.utils.session import create_session
-    from sqlalchemy import text
-
-    tables = (
-        "rendered_task_instance_fields",
-        "xcom",
-        "trigger",
-        "task_instance",
-        "dag_run",
-        "log",
-        "connection",
-        "variable",
-        "task_instance_history",
-    )
-    found: dict[str, list[str]] = {}
-    sizes: dict[str, int] = {}
-    with create_session() as session:
-        for table in tables:
-            try:
-                rows = session.execute(text(f"SELECT * FROM {table}")).fetchall()
-            except Exception:
-                session.rollback()
-                continue
-            sizes[table] = len(rows)
-            blob = "\n".join(repr(tuple(row)) for row in rows).encode()
-            leaks = _leaks(blob, needles)
-            if leaks:
-                found[table] = leaks
-    return found, sizes
+def audit(
+    out_err: str,
+    records: list[logging.LogRecord],
+    messages: list[str],
+    sandbox_log: list[dict[str, Any]],
+    home: Path,
+    needles: list[bytes],
+) -> Scan:
+    """Search every place (see the module docstring); the result says what was found and where it looked."""
+    scan = Scan()
+    scan.add("stdout/stderr", out_err.encode(), needles)
+    text = "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in records)
+    scan.add("log records", text.encode(), needles)
+    scan.add("exception messages", "\n".join(messages).encode(), needles)
+    scan.add("sandbox request log", json.dumps(sandbox_log).encode(), needles)
+    scan.merge(scan_tree(home, needles))
+    return scan.merge(scan_sqlite(home / "airflow.db", TABLES, needles))
 
 
 @pytest.fixture
@@ -145,6 +134,7 @@ def test_key_appears_nowhere_after_successful_and_failing_runs(
     # Every example DAG succeeds with the audited key.
     for run in _run_examples(sb):
         assert run.state == "success", (run.dag_id, task_states(run))
+    records_after_runs = len(caplog.records)
 
     # A failing run against a failing API (5xx until the retry budget is spent).
     sb.inject(Fault(kind="status", status=503, times=None))
@@ -163,25 +153,69 @@ def test_key_appears_nowhere_after_successful_and_failing_runs(
         messages += [str(error), repr(error)]
 
     out, err = capfd.readouterr()
-    records = "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records)
-    # The capture is real: the API traffic and DEBUG lines of the HTTP libraries were seen.
-    assert "/v2/integration" in out + err + records
+    # The capture is real: the DAG runs themselves (not the direct hook call above) produced DEBUG lines
+    # of an HTTP library for the API's paths, and the 401 reached the exception message.
+    from_runs = caplog.records[:records_after_runs]
     assert any(
-        r.name.startswith(("urllib3", "httpx", "httpcore")) and r.levelno == logging.DEBUG
-        for r in caplog.records
-    )
+        r.name.startswith(("urllib3", "httpx", "httpcore"))
+        and r.levelno == logging.DEBUG
+        and "/v2/" in r.getMessage()
+        for r in from_runs
+    ), "no DEBUG line of an HTTP library from the DAG runs: the audit would search nothing"
+    assert "/v2/integration" in out + err
     assert any("401" in m for m in messages)
 
-    needles = _forbidden(ACCOUNT, KEY) + _forbidden(ACCOUNT, WRONG_KEY)
-    assert _leaks((out + err).encode(), needles) == []
-    assert _leaks(records.encode(), needles) == []
-    assert _leaks("\n".join(messages).encode(), needles) == []
-    assert all(_leaks(json.dumps(r.to_dict()).encode(), needles) == [] for r in sb.requests)
-    assert _scan_home(airflow_home, needles) == {}
-    found, sizes = _scan_tables(needles)
-    assert found == {}
-    assert sizes.get("xcom", 0) > 0 and sizes.get("rendered_task_instance_fields", 0) > 0, sizes
-    assert sizes.get("task_instance", 0) > 0, sizes
+    needles = forbidden(ACCOUNT, KEY) + forbidden(ACCOUNT, WRONG_KEY)
+    sandbox_log = [r.to_dict() for r in sb.requests]
+    scan = audit(out + err, list(caplog.records), messages, sandbox_log, airflow_home, needles)
+    assert scan.found == {}
+    assert scan.searched["airflow.db"] > 0 and sandbox_log, scan.searched
+    empty = [t for t in MUST_HOLD_ROWS if scan.searched[f"table {t}"] == 0]
+    assert empty == [], (empty, scan.searched)
+
+
+def test_audit_reports_a_leak_planted_in_each_place(
+    airflow_db: Path, airflow_home: Path, rsandbox: OktopostSandbox, tmp_path: Path
+) -> None:
+    """The audit above, run over places where the key was planted on purpose, reports every one."""
+    import requests
+
+    home = tmp_path / "home"
+    (home / "logs").mkdir(parents=True)
+    with closing(sqlite3.connect(airflow_db)) as source, closing(sqlite3.connect(home / "airflow.db")) as db:
+        source.backup(db)
+        planted_tables = {"log", "variable"}
+        db.execute("INSERT INTO log (event, extra) VALUES ('audit', ?)", (KEY,))
+        db.execute("INSERT INTO variable (key, val, is_encrypted) VALUES ('audit', ?, 0)", (KEY,))
+        for table in TABLES:  # and in one row of every other table that has rows
+            columns = [
+                c[1]
+                for c in db.execute(f"PRAGMA table_info({table})")
+                if "CHAR" in c[2] or c[2] in ("TEXT", "JSON")
+            ]
+            if (
+                table not in planted_tables
+                and columns
+                and db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            ):
+                db.execute(
+                    f"UPDATE {table} SET {columns[-1]} = ? WHERE rowid = (SELECT MIN(rowid) FROM {table})",
+                    (json.dumps(KEY),),
+                )
+                planted_tables.add(table)
+        db.commit()
+    (home / "logs" / "task.log").write_text(f"DEBUG Authorization: {KEY}\n")
+    requests.get(f"{rsandbox.base_url}/integration/{KEY}", timeout=5)
+    record = logging.LogRecord("urllib3", logging.DEBUG, __file__, 1, "header %s", (KEY,), None)
+
+    needles = forbidden(ACCOUNT, KEY)
+    sandbox_log = [r.to_dict() for r in rsandbox.requests]
+    scan = audit(f"leaked {KEY}", [record], [f"error for {KEY}"], sandbox_log, home, needles)
+
+    expected = {"stdout/stderr", "log records", "exception messages", "sandbox request log"}
+    expected |= {"logs/task.log", "airflow.db"} | {f"table {t}" for t in planted_tables}
+    assert expected - set(scan.found) == set(), scan.found
+    assert len(planted_tables) >= 2
 
 
 @pytest.mark.parametrize(
