@@ -83,7 +83,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_oktopost.triggers.oktopost"],
+                "python-modules": [
+                    "airflow_provider_oktopost.triggers.oktopost",
+                    "airflow_provider_oktopost.triggers.watcher",
+                ],
             }
         ],
         "asset-uris": [

@@ -25,6 +25,9 @@ budget (``rate_limit_per_minute`` on the connection, 50 by default), so the poll
 account's polling for ``retry_after`` (the server's hint, or the documented 15-minute block); sleeps are
 always cut at the earliest waiter deadline, so timeouts fire on time during a pause.
 
+Listeners (:mod:`.listener`, the integration watchers) subscribe to complete listings instead: when one is
+due, the poller reads every page once for all of them and hands each item to the waiters as well.
+
 One shared ``httpx`` pool per poller, closed when the poller stops, i.e. when the last waiter leaves. An
 unexpected exception in a cycle is logged and the poller backs off and continues; if the poller task ends
 for any other reason while waiters are still active, each of them gets the error instead of hanging.
@@ -48,6 +51,8 @@ from airflow_provider_oktopost.exceptions import (
     OktopostAuthError,
     OktopostRateLimitError,
 )
+from airflow_provider_oktopost.models import Integration
+from airflow_provider_oktopost.triggers.listener import Listener
 from airflow_provider_oktopost.triggers.waiter import WAKE, Reading, Waiter
 
 if TYPE_CHECKING:
@@ -107,6 +112,26 @@ async def join(
         await poller.remove(waiter)
 
 
+# -- listing subscriptions (the integration watchers) ------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def listen(
+    config: ClientConfig, *, integration_type: str | None, poll_interval: float
+) -> AsyncIterator[Listener]:
+    """Receive the account's complete listings through its poller; leaving the block unsubscribes."""
+    key = _key(config)
+    poller = _pollers.get(key)
+    if poller is None:
+        poller = _pollers[key] = AccountPoller(config, key)
+    listener = Listener(integration_type, float(poll_interval))
+    poller.add_listener(listener)
+    try:
+        yield listener
+    finally:
+        await poller.remove_listener(listener)
+
+
 class AccountPoller:
     """Reads the integrations its waiters wait for, one cycle per ``cadence``; see the module docs."""
 
@@ -126,6 +151,7 @@ class AccountPoller:
         self.cycles = 0
         self.calls = 0
         self.stopped = False
+        self.listeners: list[Listener] = []
 
     # -- membership ---------------------------------------------------------------------------------
 
@@ -156,7 +182,22 @@ class AccountPoller:
         if not same:
             self._by_id.pop(waiter.integration_id, None)
         waiter.done = True
-        if not self.active():
+        if not self.active() and not self.listeners:
+            await self.stop()
+
+    def add_listener(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"oktopost-poller-{self.config.account_id}"
+            )
+        else:
+            self._wake.set()  # a new watcher wants its first listing now
+
+    async def remove_listener(self, listener: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self.listeners.remove(listener)
+        if not self.active() and not self.listeners:
             await self.stop()
 
     async def stop(self) -> None:
@@ -188,7 +229,8 @@ class AccountPoller:
         )
 
     def cadence(self) -> float:
-        return min((w.poll_interval for w in self.active()), default=60.0)
+        intervals = [w.poll_interval for w in self.active()] + [x.poll_interval for x in self.listeners]
+        return min(intervals, default=60.0)
 
     def _next_wait(self, failures: int) -> float:
         now = clock.wall()
@@ -197,6 +239,7 @@ class AccountPoller:
         # that joined since the last cycle waits for the next one (at most its own poll_interval, see add()),
         # so triggers arriving one by one do not each cause a cycle of their own.
         wait = min([self.cadence()] + [w.next_due - now for w in active if w.reads])
+        wait = min([wait] + [x.next_due - now for x in self.listeners])
         if failures:
             wait = max(wait, min(MAX_BACKOFF, 2.0**failures))
         wait = max(wait, self._paused_until - now)
@@ -235,14 +278,14 @@ class AccountPoller:
         reason: BaseException | None = None
         try:
             await self._gather()
-            while self.active():
+            while self.active() or self.listeners:
                 try:
                     await self._cycle()
                     failures = 0
                 except Exception:
                     failures += 1
                     log.exception("Oktopost poller for account %s: cycle failed", self.config.account_id)
-                if not self.active():
+                if not self.active() and not self.listeners:
                     break
                 await self._sleep(self._next_wait(failures))
         except BaseException as error:
@@ -253,13 +296,15 @@ class AccountPoller:
                 del _pollers[self._key]
             self.stopped = True
             await self._close()
-            if not isinstance(reason, asyncio.CancelledError) or self.active():
+            if not isinstance(reason, asyncio.CancelledError) or self.active() or self.listeners:
                 stopped = RuntimeError(
                     f"The Oktopost poller of account {self.config.account_id} stopped"
                     + (f": {type(reason).__name__}: {reason}" if reason is not None else "")
                 )
                 for waiter in self.active():
                     waiter.deliver(stopped)
+                for listener in self.listeners:
+                    listener.deliver(stopped)
 
     def _due(self) -> list[Waiter]:
         now = clock.wall()
@@ -274,13 +319,19 @@ class AccountPoller:
 
     async def _cycle(self) -> None:
         due = self._due()
-        if not due or self.paused_for() > 0:
+        listeners = [x for x in self.listeners if x.next_due < clock.wall() + self.cadence()]
+        if (not due and not listeners) or self.paused_for() > 0:
             return
         self.cycles += 1
         if self._client is None:
             from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
 
             self._client = OktopostAsyncClient(self.config)
+        if listeners:
+            seen = await self._list_for_listeners(listeners)
+            due = [w for w in due if w.integration_id not in seen and not w.done]
+            if not due or self.paused_for() > 0:
+                return
         wanted = list(dict.fromkeys(w.integration_id for w in due))
         unread = await self._list(due, wanted)
         for integration_id in unread:
@@ -306,6 +357,39 @@ class AccountPoller:
         for waiter in self._by_id.get(integration_id, ()):
             if not waiter.done:
                 waiter.deliver(reading)
+
+    async def _list_for_listeners(self, listeners: list[Listener]) -> set[str]:
+        """Read every page once for the due listeners; returns the Ids seen (their waiters are served)."""
+        assert self._client is not None
+        types = {x.integration_type for x in listeners}
+        list_type = types.pop() if len(types) == 1 else None
+        items: list[Integration] = []
+        page_no: int | None = 0
+        max_total = 0
+        try:
+            while page_no is not None:
+                self.calls += 1
+                page = await self._client.list_integrations(list_type, page_no, FULL_PAGE)
+                max_total = max(max_total, page.total)
+                self.totals[list_type] = page.total
+                for n, item in enumerate(page.items, 1):
+                    items.append(item)
+                    self._dispatch(item.id, item)
+                    if n % DISPATCH_BATCH == 0:
+                        await asyncio.sleep(0)
+                page_no = next_page(page, max_total)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # an incomplete listing is no listing: each listener gets the error
+            if isinstance(error, OktopostRateLimitError):
+                self.pause(error.retry_after)
+            for listener in listeners:
+                listener.deliver(error)
+            return {item.id for item in items}
+        complete = list({item.id: item for item in items}.values())
+        for listener in listeners:
+            listener.deliver(complete)
+        return {item.id for item in complete}
 
     def _list_type(self, due: list[Waiter]) -> str | None:
         types = {w.type for w in due}
@@ -364,4 +448,4 @@ class AccountPoller:
         return list(remaining)
 
 
-__all__ = ["WAKE", "AccountPoller", "Waiter", "active_pollers", "join"]
+__all__ = ["WAKE", "AccountPoller", "Listener", "Waiter", "active_pollers", "join", "listen"]

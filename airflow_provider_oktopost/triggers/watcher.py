@@ -1,0 +1,271 @@
+"""``OktopostIntegrationChangeTrigger``: start DAGs when an integration changes (an ``AssetWatcher`` trigger).
+
+::
+
+    from airflow.sdk import AssetWatcher
+    from airflow_provider_oktopost.assets import integrations_asset
+    from airflow_provider_oktopost.triggers.watcher import OktopostIntegrationChangeTrigger
+
+    broken = integrations_asset(
+        "001000000000001",
+        watchers=[
+            AssetWatcher(
+                name="oktopost_broken",
+                trigger=OktopostIntegrationChangeTrigger(changes=["invalid", "disabled"]),
+            )
+        ],
+    )
+    with DAG("remediate", schedule=[broken]): ...
+
+The trigger compares complete listings of the account (read through the account's shared poller and call
+budget, :mod:`.poller`) and fires one event per *change*, never per poll: an integration that stays invalid
+is reported once, when it becomes invalid. A change is one of :data:`CHANGES`; the payload says which
+integration, what changed and from what to what (:func:`detect_changes`).
+
+The first listing after the trigger starts for the first time is the baseline: nothing fires for it. What
+was last reported is saved after every listing (:mod:`.watch_state`: the triggerer's asset state store on
+Airflow 3.3+, a local file on 3.0 to 3.2), so a restarted trigger compares its first listing with what it
+saw before the restart: a change made while it was down fires once, a change already reported does not
+fire again. The state is saved a few seconds after the events of a listing are handed to the triggerer
+(:data:`SAVE_DELAY`), so that a triggerer stopping in between reports them again rather than losing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost.core.driver import redact
+from airflow_provider_oktopost.models import Integration
+
+#: The changes a watcher can fire on: the status or state it became, or the integration (dis)appearing.
+CHANGES = ("invalid", "valid", "disabled", "active", "appeared", "disappeared")
+#: Seconds between handing a listing's events to the triggerer and saving them as reported: longer than the
+#: triggerer's one-second loop that passes events on to the scheduler.
+SAVE_DELAY = 3.0
+#: Seconds to wait before trying again when the connection cannot be looked up.
+CONFIG_RETRY = 30.0
+
+Seen = dict[str, dict[str, Any]]
+
+
+def _fields(integration: Integration) -> dict[str, Any]:
+    data = integration.to_dict()
+    return {key: data[key] for key in ("id", "type", "cname_id", "status", "state")}
+
+
+def snapshot(integrations: Iterable[Integration]) -> Seen:
+    """What a watcher remembers of a listing: Id -> Id, type, CNAME, status, state (nothing else)."""
+    return {item.id: _fields(item) for item in integrations if item.id}
+
+
+def detect_changes(
+    before: Seen,
+    after: Seen,
+    changes: Sequence[str] = CHANGES,
+    *,
+    integration_ids: Sequence[str] | None = None,
+    cname_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The edges between two snapshots, as event payloads, in a stable order (Id, then change).
+
+    Each payload: ``change`` (one of ``changes``), ``integration_id``, ``field`` (``status``, ``state`` or
+    ``presence``), ``from`` and ``to``, and ``integration`` (what was seen last: Id, type, CNAME, status,
+    state). An integration is considered when its Id is in ``integration_ids`` and its CNAME is ``cname_id``
+    (before or after the change), when those are given.
+    """
+    payloads: list[dict[str, Any]] = []
+    wanted = set(changes)
+    for integration_id in sorted(set(before) | set(after)):
+        old, new = before.get(integration_id), after.get(integration_id)
+        if integration_ids is not None and integration_id not in integration_ids:
+            continue
+        if cname_id is not None and cname_id not in {
+            (old or {}).get("cname_id"),
+            (new or {}).get("cname_id"),
+        }:
+            continue
+        found: list[tuple[str, str, Any, Any]] = []
+        if old is None and new is not None:
+            found.append(("appeared", "presence", "absent", "present"))
+        elif old is not None and new is None:
+            found.append(("disappeared", "presence", "present", "absent"))
+        elif old is not None and new is not None:
+            for name in ("status", "state"):
+                if old.get(name) != new.get(name) and isinstance(new.get(name), str):
+                    found.append((str(new[name]), name, old.get(name), new.get(name)))
+        for change, name, was, now in found:
+            if change in wanted:
+                payloads.append(
+                    {
+                        "change": change,
+                        "integration_id": integration_id,
+                        "field": name,
+                        "from": was,
+                        "to": now,
+                        "integration": dict(new or old or {}),
+                    }
+                )
+    return payloads
+
+
+def _sorted_unique(name: str, values: Iterable[str] | str | None, allowed: Sequence[str] | None) -> list[str]:
+    if values is None:
+        return []
+    items = [values] if isinstance(values, str) else list(values)
+    for value in items:
+        if not isinstance(value, str) or (allowed is not None and value not in allowed):
+            raise ValueError(f"{name} must be a list of {', '.join(allowed or ('strings',))}; got {value!r}")
+    return sorted(set(items))
+
+
+class OktopostIntegrationChangeTrigger(BaseEventTrigger):
+    """Fire when an integration of the account changes; for ``AssetWatcher`` (see the module docstring).
+
+    The serialized kwargs are normalised (sorted lists, floats), so the same watcher declared on two DAGs is
+    one trigger in the triggerer.
+
+    :param oktopost_conn_id: The ``oktopost`` connection (the account to watch).
+    :param changes: Which changes fire: any of ``invalid``, ``valid``, ``disabled``, ``active``,
+        ``appeared``, ``disappeared`` (default: all).
+    :param integration_type: Only integrations of this type (the listing is filtered by type).
+    :param cname_id: Only integrations on this CNAME.
+    :param integration_ids: Only these integrations.
+    :param poll_interval: Seconds between listings (shared with the account's other triggers: the poller
+        lists at the shortest interval any of them asks for).
+    """
+
+    def __init__(
+        self,
+        oktopost_conn_id: str = "oktopost_default",
+        *,
+        changes: Sequence[str] | str = CHANGES,
+        integration_type: str | None = None,
+        cname_id: str | None = None,
+        integration_ids: Sequence[str] | str | None = None,
+        poll_interval: float = 60.0,
+    ) -> None:
+        from airflow_provider_oktopost.core import wire
+
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.oktopost_conn_id = oktopost_conn_id
+        self.changes = _sorted_unique("changes", changes, CHANGES)
+        if not self.changes:
+            raise ValueError(f"changes must name at least one of {', '.join(CHANGES)}")
+        self.integration_type = (
+            None if integration_type is None else wire.require_type("integration_type", integration_type)
+        )
+        self.cname_id = None if cname_id is None else wire.require_id("cname_id", cname_id)
+        ids = _sorted_unique("integration_ids", integration_ids, None)
+        self.integration_ids = [wire.require_id("integration_ids", value) for value in ids] or None
+        self.poll_interval = float(poll_interval)
+        if self.poll_interval < 1:
+            raise ValueError(f"poll_interval must be at least 1 second, got {poll_interval!r}")
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Plain, normalised JSON values: equal watchers serialize equally (one trigger)."""
+        return (
+            f"{__name__}.{type(self).__name__}",
+            {
+                "oktopost_conn_id": self.oktopost_conn_id,
+                "changes": list(self.changes),
+                "integration_type": self.integration_type,
+                "cname_id": self.cname_id,
+                "integration_ids": None if self.integration_ids is None else list(self.integration_ids),
+                "poll_interval": self.poll_interval,
+            },
+        )
+
+    @property
+    def state_key(self) -> str:
+        """The key of this watcher's state: a digest of its kwargs (what it watches defines what it saw)."""
+        _, kwargs = self.serialize()
+        digest = hashlib.sha256(json.dumps(kwargs, sort_keys=True).encode()).hexdigest()[:16]
+        return f"oktopost_watch_{digest}"
+
+    def _describe(self) -> str:
+        narrowed = [f"{k}={v}" for k, v in (("type", self.integration_type), ("cname", self.cname_id)) if v]
+        if self.integration_ids:
+            narrowed.append(f"ids={','.join(self.integration_ids)}")
+        return f"changes={','.join(self.changes)}" + (f" ({', '.join(narrowed)})" if narrowed else "")
+
+    def _event(self, payload: Mapping[str, Any], account_id: str) -> TriggerEvent:
+        data = {**payload, "account_id": account_id, "observed_at": clock.wall()}
+        data["integration"] = {**data["integration"], "account_id": account_id}
+        return TriggerEvent(data)  # type: ignore[no-untyped-call]
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_oktopost.exceptions import OktopostError
+        from airflow_provider_oktopost.hooks.oktopost_async import aget_client_config
+        from airflow_provider_oktopost.triggers.poller import listen
+        from airflow_provider_oktopost.triggers.watch_state import store_for
+
+        while True:
+            try:
+                config = await aget_client_config(self.oktopost_conn_id)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a watcher has no one to report to: log, and try again
+                self.log.error("Cannot look up connection %r: %s", self.oktopost_conn_id, error)
+                await clock.async_sleep(CONFIG_RETRY)
+        secrets = config.secrets
+        store = store_for(self, self.state_key)
+        saved = await store.load()
+        before: Seen | None = saved["snapshot"] if saved else None
+        self.log.info(
+            "Watching Oktopost account %s for %s; %s",
+            config.account_id,
+            self._describe(),
+            f"resuming from {len(before)} integration(s) seen before"
+            if before is not None
+            else "no state yet",
+        )
+        async with listen(
+            config, integration_type=self.integration_type, poll_interval=self.poll_interval
+        ) as listener:
+            while True:
+                try:
+                    listing = await listener.next_listing()
+                except asyncio.CancelledError:
+                    raise
+                except OktopostError as error:
+                    self.log.warning(
+                        "Listing integrations failed, will try again: %s", redact(str(error), secrets)
+                    )
+                    continue
+                after = snapshot(listing)
+                if before is None:
+                    self.log.info("Baseline: %d integration(s); changes from now on fire", len(after))
+                    payloads = []
+                else:
+                    payloads = detect_changes(
+                        before,
+                        after,
+                        self.changes,
+                        integration_ids=self.integration_ids,
+                        cname_id=self.cname_id,
+                    )
+                for payload in payloads:
+                    self.log.info(
+                        "Integration %s: %s changed from %r to %r",
+                        payload["integration_id"],
+                        payload["field"],
+                        payload["from"],
+                        payload["to"],
+                    )
+                    yield self._event(payload, config.account_id)
+                if payloads:
+                    await clock.async_sleep(SAVE_DELAY)
+                if payloads or after != before:
+                    await store.save({"version": 1, "snapshot": after, "saved_at": clock.wall()})
+                before = after
+
+
+__all__ = ["CHANGES", "OktopostIntegrationChangeTrigger", "detect_changes", "snapshot"]
