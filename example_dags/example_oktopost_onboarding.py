@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, AssetAlias, Param, task
 
 from airflow_provider_oktopost.operators.oktopost import OktopostConnectIntegrationOperator
 from airflow_provider_oktopost.sensors.oktopost import OktopostIntegrationSensor
@@ -42,6 +42,7 @@ with DAG(
         deferrable=True,
         poke_interval=15,
         timeout=60 * 60,
+        outlets=[AssetAlias("oktopost_onboarded")],  # example_oktopost_onboarded_downstream runs on it
     )
 
     @task

@@ -39,7 +39,9 @@ def test_all_examples_import_cleanly(sandbox: OktopostSandbox) -> None:
             "example_oktopost_audit",
             "example_oktopost_bulk_onboarding",
             "example_oktopost_lifecycle",
+            "example_oktopost_onboarded_downstream",
             "example_oktopost_onboarding",
+            "example_oktopost_watch_integrations",
         ]
     )
     ours = [
