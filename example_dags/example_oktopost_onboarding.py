@@ -1,11 +1,14 @@
-"""Onboard a custom domain: connect a ``cd`` integration, wait until Oktopost reports it ready, report.
+"""Onboard a custom domain from its host name: register the CNAME, connect a ``cd`` integration on it,
+wait until Oktopost reports it ready, report.
 
-Run it with a CNAME ID as a DAG param (the ``0CN…`` ID of a CNAME record from Oktopost's CNAME API)::
+Run it with the host name as a DAG param (the name must already be a DNS CNAME pointing to ``okt.to`` at
+your registrar)::
 
-    airflow dags trigger example_oktopost_onboarding --conf '{"cname_id": "0CN000000000001"}'
+    airflow dags trigger example_oktopost_onboarding --conf '{"host_name": "links.example.com"}'
 
-The sensor defers: while Oktopost validates the domain the wait costs no worker slot, only a few cheap
-status reads in the triggerer.
+Running it again for the same host creates nothing new: the CNAME and the integration that exist are
+reused (``if_exists="reuse"``). The sensor defers: while Oktopost validates the domain the wait costs no
+worker slot, only a few cheap status reads in the triggerer.
 """
 
 from __future__ import annotations
@@ -15,23 +18,35 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, AssetAlias, Param, task
 
+from airflow_provider_oktopost.operators.cname import OktopostCreateCnameOperator
 from airflow_provider_oktopost.operators.oktopost import OktopostConnectIntegrationOperator
 from airflow_provider_oktopost.sensors.oktopost import OktopostIntegrationSensor
 
 with DAG(
     dag_id="example_oktopost_onboarding",
-    description="Connect a custom-domain integration and wait until it is valid and active",
+    description="Register a host name, connect a custom-domain integration on it, wait until it is ready",
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    params={"cname_id": Param("0CN000000000001", type="string", description="CNAME ID to onboard")},
+    params={
+        "host_name": Param(
+            "links.example.com",
+            type="string",
+            description="Host name to onboard (a DNS CNAME to okt.to), without scheme, path or port",
+        )
+    },
     tags=["example", "oktopost"],
 ) as dag:
-    # Returns the new integration's Id; "reuse" makes re-running the DAG for the same domain harmless.
+    # Returns the CNAME's Id (0CN...); an existing CNAME for the host is reused.
+    create_cname = OktopostCreateCnameOperator(
+        task_id="create_cname", host_name="{{ params.host_name }}", if_exists="reuse"
+    )
+
+    # Returns the new integration's Id; "reuse" makes re-running the DAG for the same host harmless.
     connect = OktopostConnectIntegrationOperator(
         task_id="connect",
         integration_type="cd",
-        cname_id="{{ params.cname_id }}",
+        cname_id=create_cname.output,
         if_exists="reuse",
     )
 
@@ -59,11 +74,11 @@ with DAG(
         }
 
     @task
-    def report(details: dict[str, Any]) -> str:
+    def report(details: dict[str, Any], host_name: str) -> str:
         """One line for the task log (and XCom): what was onboarded."""
         line = (
-            f"Integration {details['id']} ({details['type']}) on CNAME {details['cname_id']} is "
-            f"{details['status']} and {details['state']}, with {details['credentials']} credential(s) "
+            f"Integration {details['id']} ({details['type']}) on {host_name} (CNAME {details['cname_id']}) "
+            f"is {details['status']} and {details['state']}, with {details['credentials']} credential(s) "
             f"and {details['boards']} board(s)"
         )
         print(line)
@@ -71,4 +86,4 @@ with DAG(
 
     details = read_back(connect.output)
     wait >> details
-    report(details)
+    report(details, "{{ params.host_name }}")

@@ -2,7 +2,8 @@
 
 Everything is throwaway: a temporary AIRFLOW_HOME with SQLite, the sandbox Oktopost API on a free port of
 127.0.0.1 (new integrations take a few seconds to validate, as real ones do), and ``dag.test()`` running
-the DAG in this process, deferral included. Prints what happened and exits 0 when the run succeeded.
+the DAG in this process, deferral included, twice for the same host name. Prints what happened and exits
+0 when both runs succeeded and the second created nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "example_dags" / "example_oktopost_onboarding.py"
-CNAME = "0CN0000000DEMO1"
+HOST = "links.example.com"
 
 
 def step(text: str) -> None:
@@ -44,7 +45,7 @@ def main() -> int:
         step(f"Migrating a throwaway Airflow metadata database in {home}")
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
 
-        step(f"Running example_oktopost_onboarding with dag.test() for CNAME {CNAME}")
+        step(f"Running example_oktopost_onboarding with dag.test() for the host name {HOST}")
         import importlib.util
 
         from airflow_provider_oktopost.testing.dagrun import run_dag, task_states, xcom
@@ -54,16 +55,19 @@ def main() -> int:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         started = time.monotonic()
-        run = run_dag(module.dag, run_conf={"cname_id": CNAME})
+        run = run_dag(module.dag, run_conf={"host_name": HOST})
         elapsed = time.monotonic() - started
 
         step(f"DAG run finished: {run.state} in {elapsed:.1f}s")
         for task_id, state in sorted(task_states(run).items()):
             print(f"  {task_id:<18} {state}")
-        print(f"\n  connect returned      {xcom(run, 'connect')}")
+        print(f"\n  create_cname returned {xcom(run, 'create_cname')}")
+        print(f"  connect returned      {xcom(run, 'connect')}")
         print(f"  report says           {xcom(run, 'report')}")
 
         step("What the sandbox saw")
+        for cname in sandbox.cnames:
+            print(f"  CNAME {cname['Id']}  name={cname['Name']}")
         for item in sandbox.integrations:
             print(
                 f"  integration {item['Id']}  type={item['Type']}  cname={item['CnameId']}  "
@@ -73,7 +77,19 @@ def main() -> int:
             query = "&".join(f"{k}={v}" for k, v in req.query.items())
             print(f"  {req.method:<6} {req.path}{'?' + query if query else ''} -> {req.status}")
 
-    ok = str(run.state).endswith("success")
+        step(f"Running it again for {HOST}: the CNAME and the integration are reused, nothing is created")
+        sandbox.clear_requests()
+        again = run_dag(module.dag, run_conf={"host_name": HOST})
+        created = sandbox.count(method="POST")
+        print(f"  second run: {again.state}; POST requests sent: {created}")
+        print(f"  CNAMEs: {len(sandbox.cnames)}, integrations: {len(sandbox.integrations)}")
+
+    ok = (
+        str(run.state).endswith("success")
+        and str(again.state).endswith("success")
+        and created == 0
+        and len(sandbox.cnames) == len(sandbox.integrations) == 1
+    )
     step("Demo succeeded" if ok else "Demo FAILED")
     return 0 if ok else 1
 

@@ -38,6 +38,7 @@ EXAMPLE_DAG_IDS = frozenset(
         "example_oktopost_bulk_onboarding",
         "example_oktopost_lifecycle",
         "example_oktopost_onboarding",
+        "example_oktopost_smoke_test",
     }
 )
 POOL = "oktopost_api"

@@ -38,6 +38,12 @@ def integrations_for(sandbox: SandboxClient, cname_id: str) -> list[dict[str, An
     return [item for item in sandbox.integrations if item["CnameId"] == cname_id]
 
 
+def cname_for(sandbox: SandboxClient, host_name: str) -> str:
+    """The Id of the one CNAME the onboarding DAG registered for ``host_name``."""
+    (cname,) = [item for item in sandbox.cnames if item["Name"] == host_name]
+    return str(cname["Id"])
+
+
 def api_reads(sandbox: SandboxClient) -> int:
     """Reads of integrations the sandbox received: single reads and listings (the triggerer's poller
     chooses whichever costs fewer calls)."""
@@ -85,10 +91,10 @@ def assert_ready(integration: dict[str, Any]) -> None:
 def test_onboarding_defers_and_the_trigger_runs_in_the_triggerer(
     deployment: Deployment, sandbox: SandboxClient
 ) -> None:
-    cname_id = "0CNe2eonboard01"
+    host_name = "onboard.e2e.example.com"
     rest = deployment.rest
     rest.unpause(ONBOARDING)
-    run_id = rest.trigger(ONBOARDING, {"cname_id": cname_id})
+    run_id = rest.trigger(ONBOARDING, {"host_name": host_name})
 
     watch = deployment.watch(RunWatch(ONBOARDING, run_id), timeout=RUN_TIMEOUT)
 
@@ -103,13 +109,17 @@ def test_onboarding_defers_and_the_trigger_runs_in_the_triggerer(
     assert wait_ti is not None and wait_ti["try_number"] == 1, wait_ti
     assert {ti["state"] for ti in watch.last} == {"success"}, watch.summary()
 
-    # The sandbox: exactly one integration for the CNAME, valid and active, the one the DAG reported.
+    # The sandbox: one CNAME for the host, exactly one integration on it, valid and active, the one the
+    # DAG reported.
+    cname_id = cname_for(sandbox, host_name)
+    assert rest.xcom(ONBOARDING, run_id, "create_cname") == cname_id
     (integration,) = integrations_for(sandbox, cname_id)
     assert_ready(integration)
     assert rest.xcom(ONBOARDING, run_id, "connect") == integration["Id"]
     assert rest.xcom(ONBOARDING, run_id, "wait_until_ready")["id"] == integration["Id"]
     report = rest.xcom(ONBOARDING, run_id, "report")
-    assert f"Integration {integration['Id']} (cd) on CNAME {cname_id} is valid and active" in report, report
+    expected = f"Integration {integration['Id']} (cd) on {host_name} (CNAME {cname_id}) is valid and active"
+    assert expected in report, report
     assert sandbox.count(method="POST", path_regex=r".*/integration") == 1
 
     # The trigger ran in the triggerer process: the triggerer job the TI was assigned to logged the start,
@@ -153,12 +163,12 @@ def test_bulk_onboarding_maps_over_three_cnames(deployment: Deployment, sandbox:
 def test_triggerer_restart_keeps_the_wait_and_its_deadline(
     deployment: Deployment, sandbox: SandboxClient
 ) -> None:
-    cname_id = "0CNe2erestart01"
+    host_name = "restart.e2e.example.com"
     rest = deployment.rest
     sandbox.configure(validation_delay=RESTART_VALIDATION_DELAY)
     try:
         rest.unpause(ONBOARDING)
-        run_id = rest.trigger(ONBOARDING, {"cname_id": cname_id})
+        run_id = rest.trigger(ONBOARDING, {"host_name": host_name})
         watch = RunWatch(ONBOARDING, run_id)
 
         def read_by_the_triggerer(w: RunWatch) -> bool:
@@ -173,6 +183,7 @@ def test_triggerer_restart_keeps_the_wait_and_its_deadline(
 
         deployment.watch(watch, timeout=RUN_TIMEOUT, until=read_by_the_triggerer)
         assert watch.state != "failed", deployment.run_diagnosis(watch)
+        cname_id = cname_for(sandbox, host_name)
         (integration,) = integrations_for(sandbox, cname_id)
         ti = watch.ti("wait_until_ready")
         assert ti is not None

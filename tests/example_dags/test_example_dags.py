@@ -8,7 +8,7 @@ from importlib.metadata import version
 import pytest
 from support import EXAMPLES, load_example
 
-from airflow_provider_oktopost.testing import Fault, OktopostSandbox
+from airflow_provider_oktopost.testing import OktopostSandbox
 from airflow_provider_oktopost.testing.dagrun import run_dag, task_states, xcom, xcoms
 
 pytestmark = pytest.mark.airflow
@@ -41,6 +41,7 @@ def test_all_examples_import_cleanly(sandbox: OktopostSandbox) -> None:
             "example_oktopost_lifecycle",
             "example_oktopost_onboarded_downstream",
             "example_oktopost_onboarding",
+            "example_oktopost_smoke_test",
             "example_oktopost_watch_integrations",
         ]
     )
@@ -53,41 +54,7 @@ def test_all_examples_import_cleanly(sandbox: OktopostSandbox) -> None:
     assert sandbox.count() == 0
 
 
-def test_onboarding(fast_time: OktopostSandbox) -> None:
-    sandbox = fast_time
-    sandbox.configure(validation_delay=40)
-    run = run_dag(load_example("example_oktopost_onboarding"), run_conf={"cname_id": "0CN0000000000AA"})
-    assert run.state == "success", task_states(run)
-    (integration,) = sandbox.integrations
-    assert integration["CnameId"] == "0CN0000000000AA" and integration["Type"] == "cd"
-    assert integration["Status"] == "valid" and integration["State"] == "active"
-    assert xcom(run, "connect") == integration["Id"]
-    assert xcom(run, "connect", key="integration")["cname_id"] == "0CN0000000000AA"
-    assert xcom(run, "wait_until_ready")["is_ready"] is True
-    details = xcom(run, "read_back")
-    assert details["id"] == integration["Id"] and details["credentials"] >= 1
-    assert integration["Id"] in xcom(run, "report")
-    # The sensor checked once in the worker, found it still invalid, deferred, and the trigger polled on.
-    gets = [r for r in sandbox.requests if r.method == "GET" and r.path.endswith(integration["Id"])]
-    assert len(gets) >= 3
-    assert sandbox.count(method="POST") == 1
-
-
-def test_onboarding_survives_transient_faults(fast_time: OktopostSandbox) -> None:
-    sandbox = fast_time
-    sandbox.configure(validation_delay=20)
-    sandbox.inject(
-        Fault(kind="status", status=503, method="GET", path="/v2/integration", times=2),
-        Fault(kind="lost_response", method="POST", path="/v2/integration"),
-        Fault(kind="drop", method="GET", path="/v2/integration/.+", times=2),
-        Fault(kind="status", status=502, path="/v2/integration/.+", times=1),
-    )
-    run = run_dag(load_example("example_oktopost_onboarding"), run_conf={"cname_id": "0CN0000000000BB"})
-    assert run.state == "success", task_states(run)
-    (integration,) = sandbox.integrations
-    assert integration["CnameId"] == "0CN0000000000BB"
-    assert sandbox.count(method="POST") == 1
-    assert sandbox.pending_faults == []
+# The onboarding and smoke-test examples: tests/example_dags/test_example_onboarding_chain.py
 
 
 def test_lifecycle(fast_time: OktopostSandbox) -> None:
