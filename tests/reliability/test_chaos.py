@@ -31,13 +31,14 @@ RATE = 0.2
 
 def _onboarding(sb: OktopostSandbox) -> str:
     sb.configure(validation_delay=40)
-    run = run_dag(load_example("example_oktopost_onboarding"), run_conf={"cname_id": "0CNchaos0000001"})
+    run = run_dag(load_example("example_oktopost_onboarding"), run_conf={"host_name": "chaos.example.com"})
     assert run.state == "success", task_states(run)
-    (integration,) = sb.integrations  # exactly one: never created twice
-    assert integration["CnameId"] == "0CNchaos0000001"
+    (cname,) = sb.cnames  # exactly one CNAME and one integration: never created twice
+    (integration,) = sb.integrations
+    assert integration["CnameId"] == cname["Id"] == xcom(run, "create_cname")
     assert (integration["Status"], integration["State"]) == ("valid", "active")
     assert xcom(run, "connect") == integration["Id"]
-    return "1 created (valid, active)"
+    return "1 CNAME and 1 integration created (valid, active)"
 
 
 def _lifecycle(sb: OktopostSandbox) -> str:

@@ -103,7 +103,7 @@ def _run_examples(sb: OktopostSandbox) -> list[Any]:
     runs = []
     sb.configure(validation_delay=20)
     runs.append(
-        run_dag(load_example("example_oktopost_onboarding"), run_conf={"cname_id": "0CNaudit0000001"})
+        run_dag(load_example("example_oktopost_onboarding"), run_conf={"host_name": "audit1.example.com"})
     )
     runs.append(run_dag(load_example("example_oktopost_lifecycle"), run_conf={"cname_id": "0CNaudit0000002"}))
     paused = sb.add_integration("ga", "0CNaudit0000003", state="disabled")
@@ -138,14 +138,18 @@ def test_key_appears_nowhere_after_successful_and_failing_runs(
 
     # A failing run against a failing API (5xx until the retry budget is spent).
     sb.inject(Fault(kind="status", status=503, times=None))
-    failed = run_dag(load_example("example_oktopost_onboarding"), run_conf={"cname_id": "0CNaudit0000006"})
+    failed = run_dag(
+        load_example("example_oktopost_onboarding"), run_conf={"host_name": "audit6.example.com"}
+    )
     assert failed.state == "failed"
     sb.clear_faults()
 
     # A failing run with a wrong key (401), also audited for the wrong key itself.
     conn = sb.connection_dict() | {"login": ACCOUNT, "password": WRONG_KEY}
     monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", json.dumps(conn))
-    failed = run_dag(load_example("example_oktopost_onboarding"), run_conf={"cname_id": "0CNaudit0000007"})
+    failed = run_dag(
+        load_example("example_oktopost_onboarding"), run_conf={"host_name": "audit7.example.com"}
+    )
     assert failed.state == "failed"
     try:
         OktopostHook().get_me()
