@@ -22,9 +22,10 @@ def test_onboarding_adds_the_integration_to_its_alias(
     sandbox = oktopost_connection_env
     sandbox.configure(validation_delay=40)
     SimClock(sandbox, real_pause=0.02).install(monkeypatch)
-    run = run_dag(load_example("example_oktopost_onboarding"), run_conf={"cname_id": "0CN00000000A55E"})
+    run = run_dag(load_example("example_oktopost_onboarding"), run_conf={"host_name": "assets.example.com"})
     assert run.state == "success", task_states(run)
     integration_id = xcom(run, "connect")
+    cname_id = xcom(run, "create_cname")
     uri = integration_uri(sandbox.account_id, integration_id, base_url=sandbox.base_url)
     [event] = [e for e in asset_events(uri) if e["run_id"] == run.run_id]
     assert event["task_id"] == "wait_until_ready"
@@ -32,7 +33,7 @@ def test_onboarding_adds_the_integration_to_its_alias(
     assert event["extra"] == {
         "id": integration_id,
         "type": "cd",
-        "cname_id": "0CN00000000A55E",
+        "cname_id": cname_id,
         "status": "valid",
         "state": "active",
         "account_id": sandbox.account_id,
