@@ -2,6 +2,11 @@
 
 Each change is confirmed by a sensor before the next one, the way a maintenance window would pause and
 resume an integration without guessing how long Oktopost takes to apply it.
+
+It changes and deletes only the integration this run connected: ``if_exists="fail"`` stops the run at
+``connect`` when the account already has a ``cd`` integration on that CNAME (somebody else's, which must not
+be disabled or deleted), and a retry or a Clear of ``connect`` adopts an integration only when this task
+itself created it (see ``OktopostConnectIntegrationOperator``).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ with DAG(
     tags=["example", "oktopost"],
 ) as dag:
     connect = OktopostConnectIntegrationOperator(
-        task_id="connect", integration_type="cd", cname_id="{{ params.cname_id }}", if_exists="reuse"
+        task_id="connect", integration_type="cd", cname_id="{{ params.cname_id }}", if_exists="fail"
     )
     integration_id = connect.output
 

@@ -18,7 +18,7 @@ from airflow_provider_oktopost.core.config import ClientConfig
 from airflow_provider_oktopost.core.interpret import interpret
 from airflow_provider_oktopost.core.throttle import Throttle, throttle_for
 from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
-from airflow_provider_oktopost.exceptions import OktopostError, OktopostNotFoundError
+from airflow_provider_oktopost.exceptions import OktopostApiError, OktopostError, OktopostNotFoundError
 from airflow_provider_oktopost.models import CnamePage, Integration, IntegrationPage, Me
 
 log = logging.getLogger("airflow_provider_oktopost")
@@ -29,6 +29,8 @@ Op = Generator[ApiRequest | Sleep, Reply, T]
 
 #: Pages fetched by a full listing; the API's largest page.
 FULL_PAGE = 100
+#: How many times a create whose answer was lost is looked for before it is sent again.
+LOST_CREATE_LOOKS = 3
 #: A listing never fetches more pages than this, whatever ``Total`` claims (1,000,000 integrations).
 MAX_PAGES = 10_000
 
@@ -171,12 +173,17 @@ def find_integrations(ctx: Context, type: str, cname_id: str) -> Op[list[Integra
 def connect_integration(
     ctx: Context, type: str, cname_id: str, settings: Mapping[str, Any] | None = None
 ) -> Op[Integration]:
-    """Create an integration, exactly once.
+    """Create an integration; a lost answer never leads to a second create that a look could have avoided.
 
     ``POST /v2/integration`` is not idempotent. When an attempt fails in a way that may have committed it
     (timeout after sending, dropped connection, 5xx, unreadable 2xx), the integrations of that type and
-    CNAME are listed first; an existing one is the result of that attempt, and only when there is none is the
-    request sent again.
+    CNAME are looked for (:func:`_look_for_lost_create`: several looks, spread over at least the request
+    timeout, since a server that took that long to fail may commit late); an existing one is the result of
+    that attempt, and only when every look finds none is the request sent again. If a re-sent create is then
+    refused (a 4xx, e.g. because one now exists), that refusal leads to one more look rather than a failure.
+
+    What this cannot promise: a create the server commits after every look (later than the request timeout
+    plus the looks) is not seen, and the re-sent one makes a second integration.
     """
     request = wire.connect_request(type, cname_id, settings)
     recoveries = 0
@@ -188,20 +195,57 @@ def connect_integration(
             if delay is None:
                 raise unknown.error from None
             recoveries += 1
-            # Wait first: a server still working on the lost request must get to commit it before we
-            # look, or the look would miss it and the request would be sent a second time.
-            log.warning("%s; checking in %.1fs whether it was created anyway", unknown.error.message, delay)
-            yield Sleep(delay)
+            found = yield from _look_for_lost_create(ctx, type, cname_id, unknown.error, delay)
+            if found is not None:
+                return found
+            log.warning("%s: the integration was not created; sending it again", request.describe())
+            continue
+        except OktopostApiError as refusal:
+            if not recoveries:
+                raise
+            # A re-sent create refused: perhaps because the lost one did commit after all. Look once more.
+            log.warning("%s after an earlier attempt's answer was lost; looking again", refusal.message)
             existing = yield from find_integrations(ctx, type, cname_id)
             if existing:
                 log.warning("The integration was created anyway: %s", existing[0].id)
                 return existing[0]
-            log.warning("%s: the integration was not created; sending it again", request.describe())
-            continue
+            raise
         raw = dict(_integration_object(data, None))
         raw.setdefault("Type", type)
         raw.setdefault("CnameId", cname_id)
         return Integration.from_api(raw)
+
+
+def lost_create_waits(timeout: float, delay: float) -> list[float]:
+    """Waits before each look for a create whose answer was lost: :data:`LOST_CREATE_LOOKS` of them.
+
+    The first look comes after the retry ``delay``; the later ones are spread so that the last one happens
+    at least one request ``timeout`` after the failure (a server that took ``timeout`` to fail may be that
+    slow to commit, too).
+    """
+    rest = max(timeout - delay, 0.0) / (LOST_CREATE_LOOKS - 1)
+    return [delay] + [rest] * (LOST_CREATE_LOOKS - 1)
+
+
+def _look_for_lost_create(
+    ctx: Context, type: str, cname_id: str, error: OktopostError, delay: float
+) -> Op[Integration | None]:
+    for number, wait in enumerate(lost_create_waits(ctx.config.timeout, delay), start=1):
+        # Wait first: a server still working on the lost request must get to commit it before we look.
+        log.warning(
+            "%s; look %d of %d in %.1fs for whether it was created anyway",
+            error.message,
+            number,
+            LOST_CREATE_LOOKS,
+            wait,
+        )
+        if wait > 0:
+            yield Sleep(wait)
+        existing = yield from find_integrations(ctx, type, cname_id)
+        if existing:
+            log.warning("The integration was created anyway: %s", existing[0].id)
+            return existing[0]
+    return None
 
 
 def update_integration(
@@ -226,8 +270,6 @@ def _integration_object(data: dict[str, Any], integration_id: str | None) -> dic
     items = data.get("Items")
     if isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict):
         return items[0]
-    from airflow_provider_oktopost.exceptions import OktopostApiError
-
     raise OktopostApiError(
         f"Oktopost answered without an Integration object for {integration_id or 'the new integration'}"
     )

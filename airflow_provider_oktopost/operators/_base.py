@@ -94,6 +94,9 @@ class OktopostBaseOperator(BaseOperator):
         raise NotImplementedError
 
     def execute(self, context: Context) -> Any:
+        # A new try starts with no progress: the operator object may outlive a try in one process
+        # (``dag.test()`` runs every try in-process), and a retry must not trust the last try's memory.
+        self._progress = {}
         self._validate_rendered()
         return self._attempt(context, deferrals=0)
 

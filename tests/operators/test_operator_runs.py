@@ -138,14 +138,16 @@ def test_connect_reuses_an_existing_one_when_asked(oktopost_connection_env: Okto
     assert oktopost_connection_env.count("POST") == 0
 
 
-def test_connect_on_a_retry_adopts_the_existing_one_whatever_if_exists(
+def test_connect_on_a_retry_without_evidence_follows_if_exists(
     oktopost_connection_env: OktopostSandbox,
 ) -> None:
+    # Issue 10: a later try no longer adopts what it finds without a record that this task created it.
     existing = oktopost_connection_env.add_integration(type="cd", cname_id=CNAME)
     op = OktopostConnectIntegrationOperator(
         task_id="c", integration_type="cd", cname_id=CNAME, if_exists="fail"
     )
-    assert op.execute(ctx(try_number=2)) == existing["Id"]
+    with pytest.raises(AirflowFailException, match=existing["Id"]):
+        op.execute(ctx(try_number=2))
     assert len(oktopost_connection_env.integrations) == 1
     assert oktopost_connection_env.count("POST") == 0
 

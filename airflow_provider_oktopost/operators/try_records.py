@@ -1,0 +1,104 @@
+"""Evidence that outlives a task try: what an earlier try of the same task instance sent to Oktopost.
+
+Why this exists: a create or delete whose answer was lost leaves the next try unsure whether its own
+earlier try took effect. The next try must act on that only with evidence, and the evidence must survive
+everything that separates two tries: a new process, another machine, a retry, a user's Clear. XCom does not
+(Airflow 3 clears a task instance's XComs when a new try starts), nor does anything in the worker's memory or
+disk. An Airflow Variable does: it is written through the Task SDK (the execution API, so it works from any
+worker, under ``dag.test()`` and on Airflow 3.0 to 3.3), before the request is sent, and read back by every
+later try of the same task instance.
+
+A record is keyed by the task instance (``dag_id``, ``run_id``, ``task_id``, ``map_index``), the action and
+its target (API host, account, and the integration type and CNAME, or the integration Id), hashed to a
+Variable key starting with :data:`RECORD_PREFIX`. Its value is JSON that names all of these in clear text
+(no credentials), so a record seen under Admin > Variables explains itself. Records are small and are kept:
+delete Variables starting with :data:`RECORD_PREFIX` for runs you no longer clear or retry.
+
+When a record cannot be written or read (no Task SDK supervisor, e.g. ``operator.execute()`` called
+directly in a unit test, or the API refusing), the operators act as if there were none: the safe side,
+since without evidence they never adopt or forgive anything (a later try then fails loudly, naming the Id,
+instead of acting on an integration that may not be its own).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+log = logging.getLogger("airflow_provider_oktopost.tries")
+
+#: Every try record's Variable key starts with this.
+RECORD_PREFIX = "oktopost_try_record_"
+
+
+class TryRecord:
+    """One action's record for one task instance, stored in an Airflow Variable (see the module docs).
+
+    :param ti: The running task instance (``context["ti"]``).
+    :param action: What the record is about, e.g. ``connect`` or ``delete``.
+    :param target: What identifies the object acted on (host, account, type, CNAME or Id); plain strings.
+    """
+
+    def __init__(self, ti: Any, action: str, target: Mapping[str, str]) -> None:
+        self.identity: dict[str, Any] = {
+            "dag_id": getattr(ti, "dag_id", None),
+            "run_id": getattr(ti, "run_id", None),
+            "task_id": getattr(ti, "task_id", None),
+            "map_index": getattr(ti, "map_index", -1),
+            "action": action,
+            **{name: str(value) for name, value in sorted(target.items())},
+        }
+        digest = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()[:40]
+        self.key = f"{RECORD_PREFIX}{action}_{digest}"
+        #: False when the task instance does not say who it is: nothing can be recorded then.
+        self.usable = all(isinstance(self.identity[name], str) for name in ("dag_id", "run_id", "task_id"))
+
+    def read(self) -> dict[str, Any] | None:
+        """The record an earlier try (or this one) wrote, or ``None`` (none, or it could not be read)."""
+        if not self.usable:
+            return None
+        from airflow.providers.common.compat.sdk import Variable
+
+        try:
+            raw = Variable.get(self.key, default=None)
+        except Exception as error:
+            log.warning(
+                "Could not read the try record %s (%s); acting as if there were none", self.key, error
+            )
+            return None
+        try:
+            data = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or any(data.get(k) != v for k, v in self.identity.items()):
+            return None  # not ours (a hash collision, or somebody edited it): no evidence
+        return data
+
+    def write(self, **facts: Any) -> bool:
+        """Store ``facts`` (plain JSON values) with the identity; False, logged, if it could not be stored."""
+        if not self.usable:
+            log.warning(
+                "This task instance does not say its dag_id/run_id/task_id: a later try will have no "
+                "evidence of what this one sends"
+            )
+            return False
+        from airflow.providers.common.compat.sdk import Variable
+
+        value = json.dumps({**facts, **self.identity}, sort_keys=True)
+        try:
+            Variable.set(self.key, value, description="airflow-provider-oktopost: what a task try sent")
+        except Exception as error:
+            log.warning(
+                "Could not write the try record %s (%s): a later try will have no evidence of what this "
+                "one sends",
+                self.key,
+                error,
+            )
+            return False
+        return True
+
+
+__all__ = ["RECORD_PREFIX", "TryRecord"]
