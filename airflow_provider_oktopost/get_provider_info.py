@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-VERSION = "0.1.0"
+from airflow_provider_oktopost import __version__
+
+# The one version source is airflow_provider_oktopost/__init__.py (pyproject reads it through hatch).
+VERSION = __version__
 INTEGRATION = "Oktopost"
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
