@@ -1,23 +1,63 @@
 #!/usr/bin/env bash
-# The whole test suite: lint and type checks, then pytest on the lowest and the latest supported Airflow.
-# Usage: scripts/test.sh [extra pytest args]    (make test)
+# The whole test suite (make test): what CI runs (.ci/run).
+#   1. the environments, from the committed constraints files (scripts/env.sh), built in parallel
+#   2. ruff, mypy --strict, the docs site with warnings as errors (scripts/docs.sh)
+#   3. sdist + wheel built and checked (scripts/build.sh), then installed into a clean venv by
+#      tests/packaging/ (the `packaging` marker)
+#   4. pytest on Airflow 3.3.2 (everything: browser, deployment and packaging tests included)
+#   5. pytest on the latest 3.2.x and 3.1.x and on 3.0.0 with the lowest dependencies (without browser,
+#      deployment and packaging tests), and the connection-form browser test on 3.1.x
+# Usage: scripts/test.sh [extra pytest args]
+# OKTOPOST_UNCONSTRAINED=1 (make test-latest) runs the same against the newest releases instead.
 source "$(dirname "$0")/env.sh"
 cd "$REPO"
 
-HIGH_VENV="$(ensure_venv "$AIRFLOW_HIGH")"
-LOW_VENV="$(ensure_venv "$AIRFLOW_LOW" "${LOW_PINS[@]}")"
-ensure_chromium
+started=$SECONDS
+declare -A VENV
+# Build the environments in parallel (each prints its directory; failures are reported with their log).
+venv_dir="$(mktemp -d)"
+trap 'rm -rf "$venv_dir"' EXIT
+pids=()
+for version in "${AIRFLOW_VERSIONS[@]}"; do
+  (ensure_venv "$version" >"$venv_dir/$version") 2>"$venv_dir/$version.log" &
+  pids+=($!)
+done
+ensure_system_deps
+failed=0
+for i in "${!pids[@]}"; do
+  version="${AIRFLOW_VERSIONS[$i]}"
+  if wait "${pids[$i]}"; then
+    VENV[$version]="$(cat "$venv_dir/$version")"
+    grep -v "is ignored: it is neither a file nor a directory" "$venv_dir/$version.log" >&2 || true
+  else
+    cat "$venv_dir/$version.log" >&2
+    failed=1
+  fi
+done
+[ "$failed" = 0 ] || die "could not build every environment (see above)"
+HIGH="${VENV[$AIRFLOW_HIGH]}"
 
 log "ruff"
-"$HIGH_VENV/bin/ruff" check .
-"$HIGH_VENV/bin/ruff" format --check .
+"$HIGH/bin/ruff" check .
+"$HIGH/bin/ruff" format --check .
 log "mypy --strict"
-"$HIGH_VENV/bin/mypy" --strict
+"$HIGH/bin/mypy" --strict
 
-log "pytest on Airflow $AIRFLOW_HIGH (everything, browser and deployment tests included)"
-"$HIGH_VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+log "docs site (Sphinx, warnings are errors)"
+"$REPO/scripts/docs.sh" "$HIGH"
 
-log "pytest on Airflow $AIRFLOW_LOW with the lowest supported dependencies (${LOW_PINS[*]})"
-"$LOW_VENV/bin/python" -m pytest -p no:cacheprovider -m "not browser and not e2e" "$@"
+log "sdist and wheel (build, twine check)"
+"$REPO/scripts/build.sh" "$HIGH"
 
-log "All checks passed on Airflow $AIRFLOW_HIGH and $AIRFLOW_LOW"
+log "pytest on Airflow $AIRFLOW_HIGH (everything: browser, deployment and packaging tests included)"
+"$HIGH/bin/python" -m pytest -p no:cacheprovider "$@"
+
+for version in "$AIRFLOW_32" "$AIRFLOW_31" "$AIRFLOW_LOW"; do
+  log "pytest on Airflow $version ($(flavour "$version") dependencies), without browser, deployment and packaging tests"
+  "${VENV[$version]}/bin/python" -m pytest -p no:cacheprovider -m "not browser and not e2e and not packaging" "$@"
+done
+
+log "browser test of the connection form on Airflow $AIRFLOW_31 (hook-method form widgets)"
+"${VENV[$AIRFLOW_31]}/bin/python" -m pytest -p no:cacheprovider -m browser "$@"
+
+log "All checks passed on Airflow ${AIRFLOW_VERSIONS[*]} in $(((SECONDS - started) / 60)) min $(((SECONDS - started) % 60)) s"
