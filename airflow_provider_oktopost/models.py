@@ -173,6 +173,7 @@ class Me:
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Me:
+        """Build from the body of ``GET /me``; missing fields become empty strings."""
         user = data.get("User") if isinstance(data.get("User"), dict) else {}
         account = data.get("Account") if isinstance(data.get("Account"), dict) else {}
         assert isinstance(user, dict) and isinstance(account, dict)  # narrowed above; for mypy

@@ -35,6 +35,7 @@ class ClientConfig:
 
     @property
     def secrets(self) -> tuple[str, ...]:
+        """Values to scrub from every message and log line (see ``core.redact``)."""
         return (self.api_key,)
 
 

@@ -52,6 +52,7 @@ class Context:
 
     @classmethod
     def for_config(cls, config: ClientConfig) -> Context:
+        """A context with the process-wide call budget of the account (one per base URL and account)."""
         return cls(config, throttle_for(config.base_url, config.account_id, config.rate_limit_per_minute))
 
 
@@ -96,10 +97,12 @@ def call(ctx: Context, request: ApiRequest, *, gone_means_done: bool = False) ->
 
 
 def get_me(ctx: Context) -> Op[Me]:
+    """``GET /me``: the account and user the key belongs to (what the Test button calls)."""
     return Me.from_api((yield from call(ctx, wire.me_request())))
 
 
 def list_page(ctx: Context, type: str | None = None, page: int = 0, count: int = 25) -> Op[IntegrationPage]:
+    """``GET /integration``: one page of integrations (zero-based ``page``; ``count`` 25, 50 or 100)."""
     data = yield from call(ctx, wire.list_request(type, page, count))
     items = data.get("Items")
     items = items if isinstance(items, list) else []
@@ -158,6 +161,7 @@ def list_all(ctx: Context, type: str | None = None) -> Op[list[Integration]]:
 
 
 def get_integration(ctx: Context, integration_id: str, with_assets: bool = False) -> Op[Integration]:
+    """``GET /integration/{id}``: one integration, with its credentials and boards when ``with_assets``."""
     data = yield from call(ctx, wire.get_request(integration_id, with_assets))
     return Integration.from_api(_integration_object(data, integration_id))
 
@@ -255,10 +259,12 @@ def update_integration(
     cname_id: str | None = None,
     settings: Mapping[str, Any] | None = None,
 ) -> Op[None]:
+    """``POST /integration/{id}``: change state, CNAME or settings; safe to resend, so retried like a read."""
     yield from call(ctx, wire.update_request(integration_id, state, cname_id, settings))
 
 
 def delete_integration(ctx: Context, integration_id: str) -> Op[None]:
+    """``DELETE /integration/{id}``; a 404 on a retry means an earlier attempt already deleted it."""
     yield from call(ctx, wire.delete_request(integration_id), gone_means_done=True)
 
 

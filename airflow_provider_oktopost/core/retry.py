@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How many times to retry a transient failure and how long to wait before each retry (see the module)."""
+
     max_retries: int = 3
     base_delay: float = 1.0
     max_delay: float = 30.0

@@ -20,6 +20,8 @@ DEFAULT_PER_MINUTE = 50
 
 
 class Throttle:
+    """The sliding-window call budget of one account in this process; safe for threads and the loop."""
+
     def __init__(self, per_minute: int = DEFAULT_PER_MINUTE) -> None:
         if per_minute < 1:
             raise ValueError(f"rate_limit_per_minute must be >= 1, got {per_minute}")
@@ -41,6 +43,7 @@ class Throttle:
             return at - now
 
     def set_per_minute(self, per_minute: int) -> None:
+        """Change the budget (``throttle_for`` keeps the strictest when connections share an account)."""
         if per_minute < 1:
             raise ValueError(f"rate_limit_per_minute must be >= 1, got {per_minute}")
         with self._lock:
@@ -53,6 +56,7 @@ class Throttle:
 
     @property
     def paused_for(self) -> float:
+        """Seconds left of a pause set by :meth:`pause` (0 when not paused)."""
         with self._lock:
             return max(0.0, self._paused_until - clock.monotonic())
 

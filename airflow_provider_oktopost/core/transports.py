@@ -24,6 +24,7 @@ USER_AGENT = f"airflow-provider-oktopost/{__version__}"
 
 
 def basic_auth_header(config: ClientConfig) -> str:
+    """The ``Authorization`` value; derived from the key, so callers must mask it as a secret too."""
     token = base64.b64encode(f"{config.account_id}:{config.api_key}".encode()).decode("ascii")
     return f"Basic {token}"
 
@@ -79,6 +80,7 @@ class RequestsTransport:
         return ApiResponse(status=response.status_code, body=body, headers=headers)
 
     def close(self) -> None:
+        """Close the pooled HTTP connections."""
         self.session.close()
 
 
@@ -153,4 +155,5 @@ class HttpxTransport:
         return ApiResponse(status=response.status_code, body=response.content, headers=headers)
 
     async def aclose(self) -> None:
+        """Close the pooled HTTP connections."""
         await self.client.aclose()

@@ -34,6 +34,7 @@ class ApiRequest:
     idempotent: bool = True
 
     def describe(self) -> str:
+        """``METHOD /v2/path`` for messages and logs (no query string, no secrets)."""
         return f"{self.method} /v2{self.path}"
 
 
@@ -87,6 +88,7 @@ def require_type(name: str, value: object) -> str:
 
 
 def require_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``, else a ``ValueError`` naming the parameter."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {_shown(value)}")
     assert isinstance(value, str)
@@ -94,6 +96,7 @@ def require_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
 
 
 def require_page(page: object, count: object) -> tuple[int, int]:
+    """Checked ``(page, count)``: a page >= 0 and one of the page sizes the API accepts."""
     if isinstance(page, bool) or not isinstance(page, int) or page < 0:
         raise ValueError(f"page must be a whole number >= 0, got {_shown(page)}")
     if isinstance(count, bool) or count not in PAGE_SIZES:
@@ -148,10 +151,12 @@ def _segment(value: str) -> str:
 
 
 def me_request() -> ApiRequest:
+    """``GET /me``."""
     return ApiRequest("GET", "/me")
 
 
 def list_request(type: str | None = None, page: int = 0, count: int = 25) -> ApiRequest:
+    """``GET /integration`` for one page, optionally filtered by type."""
     page, count = require_page(page, count)
     params: list[tuple[str, str]] = []
     if type is not None:
@@ -161,6 +166,7 @@ def list_request(type: str | None = None, page: int = 0, count: int = 25) -> Api
 
 
 def get_request(integration_id: str, with_assets: bool = False) -> ApiRequest:
+    """``GET /integration/{id}``, with ``withAssets=1`` when asked."""
     integration_id = require_id("integration_id", integration_id)
     if not isinstance(with_assets, bool):
         raise ValueError(f"with_assets must be True or False, got {_shown(with_assets)}")
@@ -169,6 +175,7 @@ def get_request(integration_id: str, with_assets: bool = False) -> ApiRequest:
 
 
 def connect_request(type: str, cname_id: str, settings: Mapping[str, Any] | None = None) -> ApiRequest:
+    """``POST /integration``: not idempotent, so marked for the lost-response check before any resend."""
     form = (("type", require_type("type", type)), ("cnameId", require_id("cname_id", cname_id)))
     return ApiRequest("POST", "/integration", form=form + encode_settings(settings), idempotent=False)
 
@@ -179,6 +186,7 @@ def update_request(
     cname_id: str | None = None,
     settings: Mapping[str, Any] | None = None,
 ) -> ApiRequest:
+    """``POST /integration/{id}`` with only the fields to change (at least one)."""
     integration_id = require_id("integration_id", integration_id)
     form: list[tuple[str, str]] = []
     if state is not None:
@@ -192,6 +200,7 @@ def update_request(
 
 
 def delete_request(integration_id: str) -> ApiRequest:
+    """``DELETE /integration/{id}``."""
     integration_id = require_id("integration_id", integration_id)
     return ApiRequest("DELETE", f"/integration/{_segment(integration_id)}")
 

@@ -1,0 +1,1 @@
+"""Hooks: ``OktopostHook`` (sync, ``requests``) and ``OktopostAsyncClient`` (async, ``httpx``)."""

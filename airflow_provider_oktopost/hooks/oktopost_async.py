@@ -60,6 +60,7 @@ class OktopostAsyncClient:
 
     @classmethod
     async def from_conn_id(cls, oktopost_conn_id: str = "oktopost_default") -> OktopostAsyncClient:
+        """A client for an Airflow connection, looked up without blocking the event loop."""
         return cls(await aget_client_config(oktopost_conn_id))
 
     async def __aenter__(self) -> OktopostAsyncClient:
@@ -71,6 +72,7 @@ class OktopostAsyncClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the HTTP pool if this client created it."""
         if self._owns_client:
             await self._transport.aclose()
 
@@ -78,14 +80,17 @@ class OktopostAsyncClient:
         return await run_async(op, self._transport, self.config.secrets)
 
     async def get_me(self) -> Me:
+        """The account and user of the key (``GET /me``)."""
         return await self._run(ops.get_me(self._context))
 
     async def get_integration(self, integration_id: str, with_assets: bool = False) -> Integration:
+        """One integration by Id (``GET /integration/{id}``)."""
         return await self._run(ops.get_integration(self._context, integration_id, with_assets))
 
     async def list_integrations(
         self, type: str | None = None, page: int = 0, count: int = 25
     ) -> IntegrationPage:
+        """One page of integrations (``GET /integration``)."""
         return await self._run(ops.list_page(self._context, type, page, count))
 
     async def iter_integrations(self, type: str | None = None) -> AsyncIterator[Integration]:
@@ -96,6 +101,7 @@ class OktopostAsyncClient:
                 yield item
 
     async def find_integrations(self, type: str, cname_id: str) -> list[Integration]:
+        """Every integration of ``type`` on CNAME ``cname_id`` (all pages)."""
         return await self._run(ops.find_integrations(self._context, type, cname_id))
 
 

@@ -1,0 +1,1 @@
+"""Operators that connect, update, delete and list Oktopost integrations."""

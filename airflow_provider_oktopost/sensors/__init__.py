@@ -1,0 +1,1 @@
+"""The sensor that waits until an integration is valid and active."""

@@ -80,6 +80,7 @@ class OktopostIntegrationSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> OktopostHook:
+        """The hook for ``oktopost_conn_id``, created on first use (never at parse time)."""
         return OktopostHook(self.oktopost_conn_id)
 
     def _target(self) -> str:

@@ -161,9 +161,11 @@ class AccountPoller:
         return None if self._client is None else self._client._transport.client
 
     def active(self) -> list[Waiter]:
+        """The waiters still waiting."""
         return [w for w in self.waiters if not w.done]
 
     def add(self, waiter: Waiter) -> None:
+        """Start reading for ``waiter``; starts the poll loop on first use."""
         self.waiters.append(waiter)
         self._by_id.setdefault(waiter.integration_id, []).append(waiter)
         if self._task is None:
@@ -174,6 +176,7 @@ class AccountPoller:
             self._wake.set()  # the new waiter wants reading sooner than the poller planned to wake
 
     async def remove(self, waiter: Waiter) -> None:
+        """Stop reading for ``waiter``; the last one out stops the poller and closes its pool."""
         with contextlib.suppress(ValueError):
             self.waiters.remove(waiter)
         same = self._by_id.get(waiter.integration_id, [])
@@ -219,6 +222,7 @@ class AccountPoller:
     # -- the loop -------------------------------------------------------------------------------------
 
     def paused_for(self) -> float:
+        """Seconds left of a rate-limit pause (0 when not paused)."""
         return max(0.0, self._paused_until - clock.wall())
 
     def pause(self, seconds: float) -> None:
@@ -229,6 +233,7 @@ class AccountPoller:
         )
 
     def cadence(self) -> float:
+        """Seconds between cycles: the shortest ``poll_interval`` among active waiters and listeners."""
         intervals = [w.poll_interval for w in self.active()] + [x.poll_interval for x in self.listeners]
         return min(intervals, default=60.0)
 

@@ -54,6 +54,7 @@ class Waiter:
         return not isinstance(reading, TRANSIENT_ERRORS)
 
     def deliver(self, reading: Reading) -> None:
+        """Hand a reading (an integration or an error) to the waiting trigger, once it is final or due."""
         if self.done:
             return
         self.reads += 1
