@@ -30,6 +30,7 @@ class Listener:
     _inbox: asyncio.Queue[list[Integration] | BaseException] = field(default_factory=asyncio.Queue)
 
     def deliver(self, listing: list[Integration] | BaseException) -> None:
+        """Hand one complete listing (or the error that ended the cycle) to the subscriber."""
         self.next_due = clock.wall() + self.poll_interval
         if isinstance(listing, list) and self.integration_type is not None:
             listing = [item for item in listing if item.type == self.integration_type]

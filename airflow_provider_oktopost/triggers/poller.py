@@ -189,6 +189,7 @@ class AccountPoller:
             await self.stop()
 
     def add_listener(self, listener: Listener) -> None:
+        """Subscribe ``listener`` to complete listings; starts the poll loop on first use."""
         self.listeners.append(listener)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(
@@ -198,6 +199,7 @@ class AccountPoller:
             self._wake.set()  # a new watcher wants its first listing now
 
     async def remove_listener(self, listener: Listener) -> None:
+        """Unsubscribe ``listener``; the last waiter or listener out stops the poller."""
         with contextlib.suppress(ValueError):
             self.listeners.remove(listener)
         if not self.active() and not self.listeners:

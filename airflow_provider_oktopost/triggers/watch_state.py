@@ -57,9 +57,11 @@ class MemoryStateStore:
         self.state: dict[str, Any] | None = None
 
     async def load(self) -> dict[str, Any] | None:
+        """The saved state, or ``None`` when there is none (see ``WatchStateStore``)."""
         return _usable(self.state)
 
     async def save(self, state: dict[str, Any]) -> None:
+        """Replace the saved state (see ``WatchStateStore``)."""
         self.state = json.loads(json.dumps(state))
 
 
@@ -87,9 +89,11 @@ class FileStateStore:
             raise
 
     async def load(self) -> dict[str, Any] | None:
+        """The saved state, or ``None`` when there is none (see ``WatchStateStore``)."""
         return await asyncio.to_thread(self._read)
 
     async def save(self, state: dict[str, Any]) -> None:
+        """Replace the saved state (see ``WatchStateStore``)."""
         await asyncio.to_thread(self._write, state)
 
 
@@ -107,11 +111,13 @@ class AssetStateStore:
         self._accessors: list[Any] = per_asset or [accessors]
 
     async def load(self) -> dict[str, Any] | None:
+        """The saved state, or ``None`` when there is none (see ``WatchStateStore``)."""
         found = [_usable(await accessor.aget(self.key)) for accessor in self._accessors]
         states = [state for state in found if state is not None]
         return max(states, key=lambda state: float(state.get("saved_at") or 0), default=None)
 
     async def save(self, state: dict[str, Any]) -> None:
+        """Replace the saved state (see ``WatchStateStore``)."""
         for accessor in self._accessors:
             await accessor.aset(self.key, state)
 
