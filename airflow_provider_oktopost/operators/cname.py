@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_oktopost.core import wire
-from airflow_provider_oktopost.exceptions import OktopostNotFoundError
+from airflow_provider_oktopost.exceptions import OktopostApiError, OktopostNotFoundError
 from airflow_provider_oktopost.operators._base import OktopostBaseOperator
 from airflow_provider_oktopost.validation import Check
 
@@ -45,7 +45,9 @@ class OktopostCreateCnameOperator(OktopostBaseOperator):
       whatever ``if_exists`` says. A first try that saw one would have failed without retry, so a retry
       only happens when none existed before.
 
-    The hook itself never creates twice when a create response is lost (it looks before re-sending).
+    The hook itself never creates twice when a create response is lost (it looks before re-sending). When
+    two tasks register the same name at once and Oktopost refuses the second, that task looks the name up
+    and applies ``if_exists`` to the CNAME the other one registered.
 
     :param host_name: The host name, such as ``links.example.com`` (templated). A bare DNS name: no
         scheme, path or port; it is lower-cased.
@@ -74,14 +76,35 @@ class OktopostCreateCnameOperator(OktopostBaseOperator):
                 cname = self._choose(existing, int(context["ti"].try_number or 1))
             else:
                 self._progress["checked_absent"] = True
-                cname = self.hook.create_cname(self.host_name)
-                self.log.info("Registered CNAME %s for %s", cname.id, cname.name)
+                cname = self._create()
             chosen = cname.id
             self._progress["cname_id"] = chosen
         if cname is None:
             cname = self.hook.get_cname(chosen)
         context["ti"].xcom_push(key="cname", value=cname.to_dict())
         return cname.id
+
+    def _create(self) -> Cname:
+        """Register the name; when Oktopost refuses because another task registered it meanwhile, apply
+        ``if_exists`` to that one (the refusal's wording is not relied on: the name is looked up)."""
+        try:
+            cname = self.hook.create_cname(self.host_name)
+        except OktopostApiError:
+            existing = self.hook.find_cnames(self.host_name)
+            if not existing:
+                raise
+            ids = ", ".join(item.id for item in existing)
+            if self.if_exists != "reuse":
+                raise AirflowFailException(
+                    f"The host name {self.host_name} was registered by someone else while this task was "
+                    f"registering it: CNAME {ids}. Pass if_exists='reuse' to use it"
+                ) from None
+            self.log.info(
+                "CNAME %s for %s was registered concurrently by another task; reusing it", ids, self.host_name
+            )
+            return existing[0]
+        self.log.info("Registered CNAME %s for %s", cname.id, cname.name)
+        return cname
 
     def _choose(self, existing: list[Cname], try_number: int) -> Cname:
         found = existing[0]

@@ -186,3 +186,43 @@ def test_delete_of_a_missing_cname(oktopost_connection_env: OktopostSandbox) -> 
     missing_ok = OktopostDeleteCnameOperator(task_id="d", cname_id="0CNnothere00001", missing_ok=True)
     assert missing_ok.execute(ctx()) == "0CNnothere00001"
     assert oktopost_connection_env.count("DELETE") == 0
+
+
+_RACER = """
+import sys, time
+from airflow_provider_oktopost.operators.cname import OktopostCreateCnameOperator
+
+class TI:
+    try_number = 1
+    def xcom_push(self, key, value):
+        pass
+
+op = OktopostCreateCnameOperator(task_id="create_cname", host_name="race.example.com", if_exists="reuse")
+time.sleep(max(0.0, float(sys.argv[1]) - time.time()))  # both processes look at the same moment
+print("CNAME", op.execute({"ti": TI()}))
+"""
+
+
+def test_two_processes_registering_one_name_at_once_end_with_one_cname(
+    oktopost_connection_env: OktopostSandbox,
+) -> None:
+    """Real processes: both look (none), both send; Oktopost refuses the second, which then reuses it."""
+    import subprocess
+    import sys
+    import time
+
+    sandbox = oktopost_connection_env
+    sandbox.inject(Fault(kind="delay", method="POST", path=CNAMES, delay_seconds=1.5, times=2))
+    start = f"{time.time() + 12:.3f}"
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACER, start], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [racer.communicate(timeout=120) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0, 0], [err[-2000:] for _, err in outputs]
+    [cname] = sandbox.cnames
+    ids = [line.split()[1] for out, _ in outputs for line in out.splitlines() if line.startswith("CNAME ")]
+    assert ids == [cname["Id"], cname["Id"]]
+    assert sandbox.count("POST", CNAMES) == 2  # the race really happened: both sent, one was refused
