@@ -120,6 +120,15 @@ class SandboxClient:
         """``POST /_sandbox/integrations/{id}/status``."""
         self._call("POST", f"/integrations/{integration_id}/status", {"status": status})
 
+    def hold_validation(self, hold: bool = True) -> None:
+        """``POST /_sandbox/validation/hold``: new integrations stay invalid until released."""
+        self._call("POST", "/validation/hold", {"hold": hold})
+
+    def release_validation(self, cname_id: str | None = None) -> list[str]:
+        """``POST /_sandbox/validation/release``: held integrations (all, or on ``cname_id``) turn valid."""
+        released: list[str] = self._call("POST", "/validation/release", {"cname_id": cname_id})["released"]
+        return released
+
     def set_state(self, integration_id: str, state: str) -> None:
         """``POST /_sandbox/integrations/{id}/state``."""
         self._call("POST", f"/integrations/{integration_id}/state", {"state": state})

@@ -87,10 +87,35 @@ class StatusBody(BaseModel):
     status: str | None
 
 
+class HoldBody(BaseModel):
+    """``true``: integrations created from now on stay invalid until released."""
+
+    hold: bool = True
+
+
+class ReleaseBody(BaseModel):
+    """``null``: release every held integration."""
+
+    cname_id: str | None = None
+
+
 class StateBody(BaseModel):
     """Any string; the API's own ``active``/``disabled`` check is bypassed on purpose."""
 
     state: str
+
+
+def _validation_routes(router: APIRouter, state: SandboxState) -> None:
+    """Hold and release validation: the test decides when an integration turns valid."""
+
+    @router.post("/validation/hold", summary="Hold new integrations invalid until released")
+    def hold_validation(body: HoldBody) -> dict[str, Any]:
+        state.hold_validation(body.hold)
+        return {"ok": True}
+
+    @router.post("/validation/release", summary="Turn held integrations valid (all, or one CNAME's)")
+    def release_validation(body: ReleaseBody) -> dict[str, Any]:
+        return {"released": state.release_validation(body.cname_id)}
 
 
 def control_router(state: SandboxState) -> APIRouter:
@@ -178,6 +203,8 @@ def control_router(state: SandboxState) -> APIRouter:
         except KeyError as exc:
             raise missing(integration_id) from exc
         return {"ok": True}
+
+    _validation_routes(router, state)
 
     @router.post("/integrations/{integration_id}/state", summary="Set State directly")
     def set_state(integration_id: str, body: StateBody) -> dict[str, Any]:

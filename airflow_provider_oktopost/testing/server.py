@@ -260,6 +260,14 @@ class OktopostSandbox:
         """See :meth:`SandboxState.set_status`."""
         self.state.set_status(integration_id, status)
 
+    def hold_validation(self, hold: bool = True) -> None:
+        """See :meth:`SandboxState.hold_validation`."""
+        self.state.hold_validation(hold)
+
+    def release_validation(self, cname_id: str | None = None) -> list[str]:
+        """See :meth:`SandboxState.release_validation`."""
+        return self.state.release_validation(cname_id)
+
     def set_state(self, integration_id: str, state: str) -> None:
         """See :meth:`SandboxState.set_state`."""
         self.state.set_state(integration_id, state)

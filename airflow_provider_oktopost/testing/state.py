@@ -62,6 +62,8 @@ class SandboxState:
         self._log: list[LoggedRequest] = []
         self._request_total = 0
         self._offset = 0.0
+        self._holding = False  # see hold_validation
+        self._held: set[str] = set()
         self.generation += 1
 
     def reset(self, *, restore_config: bool = False) -> None:
@@ -229,6 +231,9 @@ class SandboxState:
                 forced_status=status,
             )
             self._integrations[item.id] = item
+            if status is None and self._holding:
+                item.forced_status = "invalid"
+                self._held.add(item.id)
             return self._render(item)
 
     def _find(self, integration_id: str, account_id: str | None) -> IntegrationRecord | None:
@@ -298,6 +303,29 @@ class SandboxState:
         """Force ``Status`` (it then sticks); ``None`` returns to time-based validation."""
         with self._lock:
             self._require(integration_id).forced_status = status
+
+    def hold_validation(self, hold: bool = True) -> None:
+        """While on, every integration created from now on stays ``invalid`` until released.
+
+        Lets a test decide when an integration turns valid (after it has seen a sensor or trigger read it
+        invalid, say), instead of a validation delay that must outlast process start-ups on a loaded
+        machine. Turning it off holds no new ones and leaves the held ones held.
+        """
+        with self._lock:
+            self._holding = hold
+
+    def release_validation(self, cname_id: str | None = None) -> list[str]:
+        """Turn held integrations (all, or those on ``cname_id``) ``valid`` now; return their ids."""
+        with self._lock:
+            released = sorted(
+                i
+                for i in self._held
+                if i in self._integrations and cname_id in (None, self._integrations[i].cname_id)
+            )
+            for integration_id in released:
+                self._integrations[integration_id].forced_status = "valid"
+                self._held.discard(integration_id)
+            return released
 
     def set_state(self, integration_id: str, state: str) -> None:
         """Set ``State`` directly, bypassing the API's ``active``/``disabled`` check."""

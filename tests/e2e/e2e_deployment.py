@@ -68,6 +68,8 @@ class Deployment(ProcessSet):
         self.rest = AirflowRest(self.url)
         self.connection_json: str | None = None
         self._api_secret = secrets.token_urlsafe(24)
+        #: The Oktopost key of this deployment: random, so that finding it anywhere is a leak.
+        self.api_key = f"e2e-key-{secrets.token_urlsafe(18)}"
         self._jwt_secret = secrets.token_urlsafe(32)
         self._worker_log_port = free_port()
         self._trigger_log_port = free_port()
@@ -141,6 +143,8 @@ class Deployment(ProcessSet):
                 str(self.sandbox_port),
                 "--validation-delay",
                 str(self.validation_delay),
+                "--api-key",
+                self.api_key,
                 "--rate-limit",
                 "0",
                 "--log-level",

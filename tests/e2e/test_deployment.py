@@ -6,18 +6,27 @@ instance states polled through it, the sandbox inspected through its control rou
 really defer, its trigger must really run in the triggerer process, and a triggerer restart must neither
 lose the wait nor move its deadline.
 
+The sandbox holds every integration these tests create invalid until the test has seen the trigger read
+it invalid in the triggerer, then releases it (``hold_validation`` / ``release_validation``): no timing
+margin has to outlast process start-ups. The last test audits the real file-based task and triggerer logs
+the runs left behind for the deployment's key.
+
 Run with ``make e2e`` (or ``pytest tests/e2e -m e2e``); the module takes about three minutes.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from e2e_deployment import Deployment
 from e2e_rest import RunWatch
+from secrets_scan import forbidden, scan_files, scan_tree
 
+from airflow_provider_oktopost.testing import DEFAULT_ACCOUNT_ID
 from airflow_provider_oktopost.testing.client import SandboxClient
 
 pytestmark = pytest.mark.e2e
@@ -28,10 +37,7 @@ TRIGGER_CLASS = "OktopostIntegrationTrigger"
 TRIGGER_PATH = f"airflow_provider_oktopost.triggers.oktopost.{TRIGGER_CLASS}"
 RUN_TIMEOUT = 120.0  # seconds for one DAG run (normally 30-60 s)
 # A trigger that fires within a couple of seconds of deferring can get its task marked failed
-# (apache/airflow#67287), so every integration stays invalid long enough for the first trigger read to
-# see it invalid: 12 s for one task (the deployment's default), more when several workers start at once.
-BULK_VALIDATION_DELAY = 20.0
-RESTART_VALIDATION_DELAY = 40.0
+# (apache/airflow#67287), so every integration is held invalid until its trigger has read it invalid.
 
 
 def integrations_for(sandbox: SandboxClient, cname_id: str) -> list[dict[str, Any]]:
@@ -84,19 +90,58 @@ def waiting_lines(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r.get("logger") == TRIGGER_PATH and "waiting for" in str(r.get("event"))]
 
 
+@pytest.fixture
+def held(sandbox: SandboxClient) -> Iterator[SandboxClient]:
+    """New integrations stay invalid until the test releases them; afterwards nothing stays held."""
+    sandbox.hold_validation()
+    try:
+        yield sandbox
+    finally:
+        sandbox.hold_validation(False)
+        sandbox.release_validation()
+
+
+def read_invalid_in_triggerer(
+    deployment: Deployment, dag_id: str, map_indexes: tuple[int, ...] = (-1,)
+) -> Callable[[RunWatch], bool]:
+    """A ``watch`` condition: every ``wait_until_ready`` (mapped or not) is deferred and its trigger has
+    logged a read of the integration as not ready yet in the triggerer (or the run failed)."""
+
+    def done(w: RunWatch) -> bool:
+        if w.state == "failed":
+            return True
+        for map_index in map_indexes:
+            ti = w.ti("wait_until_ready", map_index)
+            if ti is None or ti["state"] != "deferred":
+                return False
+            job = (ti.get("trigger") or {}).get("triggerer_id")
+            if job is None or not waiting_lines(
+                deployment.trigger_log(dag_id, w.run_id, "wait_until_ready", job, map_index)
+            ):
+                return False
+        return True
+
+    return done
+
+
 def assert_ready(integration: dict[str, Any]) -> None:
     assert (integration["Status"], integration["State"]) == ("valid", "active"), integration
 
 
 def test_onboarding_defers_and_the_trigger_runs_in_the_triggerer(
-    deployment: Deployment, sandbox: SandboxClient
+    deployment: Deployment, held: SandboxClient
 ) -> None:
     host_name = "onboard.e2e.example.com"
+    sandbox = held
     rest = deployment.rest
     rest.unpause(ONBOARDING)
     run_id = rest.trigger(ONBOARDING, {"host_name": host_name})
 
-    watch = deployment.watch(RunWatch(ONBOARDING, run_id), timeout=RUN_TIMEOUT)
+    watch = RunWatch(ONBOARDING, run_id)
+    deployment.watch(watch, timeout=RUN_TIMEOUT, until=read_invalid_in_triggerer(deployment, ONBOARDING))
+    assert watch.state != "failed", deployment.run_diagnosis(watch)
+    assert len(sandbox.release_validation(cname_for(sandbox, host_name))) == 1
+    deployment.watch(watch, timeout=RUN_TIMEOUT)
 
     assert watch.state == "success", deployment.run_diagnosis(watch)
     # The sensor went through ``deferred``, with our trigger assigned to a triggerer job, and came back
@@ -128,16 +173,18 @@ def test_onboarding_defers_and_the_trigger_runs_in_the_triggerer(
     assert_trigger_ran(deployment, ONBOARDING, run_id, job, outcome="success", read_invalid=True)
 
 
-def test_bulk_onboarding_maps_over_three_cnames(deployment: Deployment, sandbox: SandboxClient) -> None:
+def test_bulk_onboarding_maps_over_three_cnames(deployment: Deployment, held: SandboxClient) -> None:
     cname_ids = ["0CNe2ebulk00001", "0CNe2ebulk00002", "0CNe2ebulk00003"]
+    sandbox = held
     rest = deployment.rest
-    sandbox.configure(validation_delay=BULK_VALIDATION_DELAY)
-    try:
-        rest.unpause(BULK)
-        run_id = rest.trigger(BULK, {"cname_ids": cname_ids})
-        watch = deployment.watch(RunWatch(BULK, run_id), timeout=RUN_TIMEOUT + 30)
-    finally:
-        sandbox.configure(validation_delay=deployment.validation_delay)
+    rest.unpause(BULK)
+    run_id = rest.trigger(BULK, {"cname_ids": cname_ids})
+    watch = RunWatch(BULK, run_id)
+    all_read = read_invalid_in_triggerer(deployment, BULK, (0, 1, 2))
+    deployment.watch(watch, timeout=RUN_TIMEOUT + 30, until=all_read)
+    assert watch.state != "failed", deployment.run_diagnosis(watch)
+    assert len(sandbox.release_validation()) == 3
+    deployment.watch(watch, timeout=RUN_TIMEOUT)
 
     assert watch.state == "success", deployment.run_diagnosis(watch)
     mapped = {key: states for key, states in watch.seen.items() if key.startswith("wait_until_ready[")}
@@ -161,78 +208,65 @@ def test_bulk_onboarding_maps_over_three_cnames(deployment: Deployment, sandbox:
 
 
 def test_triggerer_restart_keeps_the_wait_and_its_deadline(
-    deployment: Deployment, sandbox: SandboxClient
+    deployment: Deployment, held: SandboxClient
 ) -> None:
     host_name = "restart.e2e.example.com"
+    sandbox = held
     rest = deployment.rest
-    sandbox.configure(validation_delay=RESTART_VALIDATION_DELAY)
-    try:
-        rest.unpause(ONBOARDING)
-        run_id = rest.trigger(ONBOARDING, {"host_name": host_name})
-        watch = RunWatch(ONBOARDING, run_id)
+    rest.unpause(ONBOARDING)
+    run_id = rest.trigger(ONBOARDING, {"host_name": host_name})
+    watch = RunWatch(ONBOARDING, run_id)
 
-        def read_by_the_triggerer(w: RunWatch) -> bool:
-            """Deferred, and the trigger has run in the (first) triggerer: it logged a read."""
-            ti = w.ti("wait_until_ready")
-            if w.state == "failed" or ti is None or ti["state"] != "deferred":
-                return w.state == "failed"
-            job = (ti.get("trigger") or {}).get("triggerer_id")
-            return job is not None and bool(
-                waiting_lines(deployment.trigger_log(ONBOARDING, w.run_id, "wait_until_ready", job))
-            )
+    read_invalid = read_invalid_in_triggerer(deployment, ONBOARDING)
+    deployment.watch(watch, timeout=RUN_TIMEOUT, until=read_invalid)  # by the first triggerer
+    assert watch.state != "failed", deployment.run_diagnosis(watch)
+    cname_id = cname_for(sandbox, host_name)
+    (integration,) = integrations_for(sandbox, cname_id)
+    ti = watch.ti("wait_until_ready")
+    assert ti is not None
+    trigger_id, old_job = ti["trigger"]["id"], ti["trigger"]["triggerer_id"]
+    kwargs_before = deployment.trigger_kwargs(trigger_id)
+    assert kwargs_before is not None and kwargs_before["integration_id"] == integration["Id"], kwargs_before
+    end_time = kwargs_before["end_time"]
+    # The sensor's timeout is an hour from the deferral, which was moments ago.
+    assert 0 < end_time - time.time() <= 3600, kwargs_before
+    # Airflow's own deferral timeout is only a backstop, later than the trigger's deadline.
+    timeout_before = deployment.trigger_timeout(ONBOARDING, run_id, "wait_until_ready")
+    assert timeout_before is not None and timeout_before.timestamp() >= end_time, (
+        timeout_before,
+        end_time,
+    )
+    reads_before = api_reads(sandbox)
+    current = sandbox.get(integration["Id"])
+    assert current is not None and current["Status"] == "invalid", f"validated before the restart: {current}"
 
-        deployment.watch(watch, timeout=RUN_TIMEOUT, until=read_by_the_triggerer)
-        assert watch.state != "failed", deployment.run_diagnosis(watch)
-        cname_id = cname_for(sandbox, host_name)
-        (integration,) = integrations_for(sandbox, cname_id)
-        ti = watch.ti("wait_until_ready")
-        assert ti is not None
-        trigger_id, old_job = ti["trigger"]["id"], ti["trigger"]["triggerer_id"]
-        kwargs_before = deployment.trigger_kwargs(trigger_id)
-        assert kwargs_before is not None and kwargs_before["integration_id"] == integration["Id"], (
-            kwargs_before
-        )
-        end_time = kwargs_before["end_time"]
-        # The sensor's timeout is an hour from the deferral, which was moments ago.
-        assert 0 < end_time - time.time() <= 3600, kwargs_before
-        # Airflow's own deferral timeout is only a backstop, later than the trigger's deadline.
-        timeout_before = deployment.trigger_timeout(ONBOARDING, run_id, "wait_until_ready")
-        assert timeout_before is not None and timeout_before.timestamp() >= end_time, (
-            timeout_before,
-            end_time,
-        )
-        reads_before = api_reads(sandbox)
-        current = sandbox.get(integration["Id"])
-        assert current is not None and current["Status"] == "invalid", (
-            f"validated before the restart: {current}"
-        )
+    old, new = deployment.restart_triggerer()
 
-        old, new = deployment.restart_triggerer()
+    # While no triggerer runs, the task just stays deferred. The new triggerer adopts the same trigger
+    # row (same id, same kwargs): the deadline is the absolute end_time chosen at deferral.
+    def adopted(w: RunWatch) -> bool:
+        ti = w.ti("wait_until_ready")
+        if ti is None or ti["state"] != "deferred":
+            return True  # finished or failed: checked below
+        job = (ti.get("trigger") or {}).get("triggerer_id")
+        return job is not None and job != old_job
 
-        # While no triggerer runs, the task just stays deferred. The new triggerer adopts the same trigger
-        # row (same id, same kwargs): the deadline is the absolute end_time chosen at deferral.
-        def adopted(w: RunWatch) -> bool:
-            ti = w.ti("wait_until_ready")
-            if ti is None or ti["state"] != "deferred":
-                return True  # finished or failed: checked below
-            job = (ti.get("trigger") or {}).get("triggerer_id")
-            return job is not None and job != old_job
+    deployment.watch(watch, timeout=RUN_TIMEOUT, until=adopted)
+    ti = watch.ti("wait_until_ready")
+    assert ti is not None and ti["state"] == "deferred", deployment.run_diagnosis(watch)
+    assert ti["trigger"]["id"] == trigger_id, ti["trigger"]
+    new_job = ti["trigger"]["triggerer_id"]
+    kwargs_after = deployment.trigger_kwargs(trigger_id)
+    assert kwargs_after is not None, "the trigger row vanished"
+    assert kwargs_after["end_time"] == end_time, (kwargs_before, kwargs_after)
+    assert deployment.trigger_timeout(ONBOARDING, run_id, "wait_until_ready") == timeout_before
+    health = deployment.wait_healthy(timeout=60)  # the new triggerer heartbeats
+    assert health["triggerer"]["status"] == "healthy", health
 
-        deployment.watch(watch, timeout=RUN_TIMEOUT, until=adopted)
-        ti = watch.ti("wait_until_ready")
-        assert ti is not None and ti["state"] == "deferred", deployment.run_diagnosis(watch)
-        assert ti["trigger"]["id"] == trigger_id, ti["trigger"]
-        new_job = ti["trigger"]["triggerer_id"]
-        kwargs_after = deployment.trigger_kwargs(trigger_id)
-        assert kwargs_after is not None, "the trigger row vanished"
-        assert kwargs_after["end_time"] == end_time, (kwargs_before, kwargs_after)
-        assert deployment.trigger_timeout(ONBOARDING, run_id, "wait_until_ready") == timeout_before
-        health = deployment.wait_healthy(timeout=60)  # the new triggerer heartbeats
-        assert health["triggerer"]["status"] == "healthy", health
-
-        deployment.watch(watch, timeout=RUN_TIMEOUT)
-    finally:
-        sandbox.configure(validation_delay=deployment.validation_delay)
+    deployment.watch(watch, timeout=RUN_TIMEOUT, until=read_invalid)  # and by the new one
+    assert watch.state != "failed", deployment.run_diagnosis(watch)
+    assert sandbox.release_validation(cname_id) == [integration["Id"]]
+    deployment.watch(watch, timeout=RUN_TIMEOUT)
 
     assert watch.state == "success", deployment.run_diagnosis(watch)
     assert "deferred" in watch.seen["wait_until_ready"], watch.summary()
@@ -247,3 +281,38 @@ def test_triggerer_restart_keeps_the_wait_and_its_deadline(
     assert_trigger_ran(deployment, ONBOARDING, run_id, old_job, outcome=None, read_invalid=True)
     assert_trigger_ran(deployment, ONBOARDING, run_id, new_job, outcome="success", read_invalid=True)
     assert not old.running() and new.running()
+
+
+def test_the_key_is_in_no_task_or_triggerer_log_file(
+    deployment: Deployment, held: SandboxClient, tmp_path: Path
+) -> None:
+    """The real file-based logs (task logs, the triggerer's per-trigger logs), the metadata database and
+    every component's output hold neither the deployment's key nor its Basic-auth token.
+
+    Runs after the tests above in this module; when run alone it first runs the onboarding DAG, so that
+    there are logs to search (an audit over no file fails).
+    """
+    logs = deployment.home / "logs"
+    if not list(logs.rglob("attempt=*.log.trigger.*.log")):
+        test_onboarding_defers_and_the_trigger_runs_in_the_triggerer(deployment, held)
+    task_logs = [p for p in logs.rglob("attempt=*.log") if p.is_file()]
+    trigger_logs = list(logs.rglob("attempt=*.log.trigger.*.log"))
+    assert task_logs and trigger_logs, sorted(str(p) for p in logs.rglob("*"))
+    # The sandbox is the API's side: it prints its own connection settings (the key) by design.
+    components = [p for p in deployment.logs.glob("*.log") if p.name != "sandbox.log"]
+    assert {p.stem for p in components} >= {"scheduler", "triggerer", "api-server", "dag-processor"}
+
+    needles = forbidden(DEFAULT_ACCOUNT_ID, deployment.api_key)
+    scan = scan_tree(deployment.home, needles).merge(scan_files(components, needles))
+    assert scan.found == {}
+    assert "airflow.db" in scan.searched and all(
+        str(p.relative_to(deployment.home)) in scan.searched for p in task_logs + trigger_logs
+    )
+
+    # The same search catches the key when it is there: planted in copies of a task and a trigger log.
+    planted = []
+    for source in (task_logs[0], trigger_logs[0]):
+        copy = tmp_path / source.name
+        copy.write_bytes(source.read_bytes() + f"Authorization: {deployment.api_key}\n".encode())
+        planted.append(copy)
+    assert set(scan_files(planted, needles, tmp_path).found) == {p.name for p in planted}

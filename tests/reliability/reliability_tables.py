@@ -16,8 +16,8 @@ TABLES: dict[str, tuple[str, list[str]]] = {
         ["case", "component", "expected", "observed", "requests", "waits", "final sandbox state"],
     ),
     "chaos": (
-        "Chaos runs (20% of responses replaced by transient faults)",
-        ["DAG", "seed", "result", "faults injected", "requests", "integrations"],
+        "Chaos runs (20% of responses and every operation's first attempt replaced by transient faults)",
+        ["DAG", "seed", "result", "faults injected", "requests hit", "requests", "integrations"],
     ),
 }
 

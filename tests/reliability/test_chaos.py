@@ -2,6 +2,12 @@
 sandbox's responses are replaced by random transient faults (5xx, HTML 502, dropped connections, lost
 responses after commit, short 429s). Seeded: a failing seed is replayed by running its test id again.
 
+On top of the random 20%, the first attempt at every operation of a run meets a fault too (its kind drawn
+from the same seeded generator; see :class:`FirstAttemptFaults`), so disable, enable and delete cannot slip
+through unhit. Each DAG's chaos seed is derived from the DAG's name and the seed, so two DAGs do not repeat
+each other's draws. Every row records which requests were hit, and a final check requires every operation
+each DAG performed to have met a fault across the seeds.
+
 The provider's backoff jitter is seeded too (same jitter, from a fixed seed), so the request sequence, and
 with it which requests chaos hits, is the same on every run.
 """
@@ -9,6 +15,8 @@ with it which requests chaos hits, is the same on every run.
 from __future__ import annotations
 
 import random
+import re
+import zlib
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
@@ -20,13 +28,15 @@ from support import SimClock, load_example
 
 from airflow_provider_oktopost.core import config as core_config
 from airflow_provider_oktopost.core.retry import RetryPolicy
-from airflow_provider_oktopost.testing import CHAOS_KINDS, OktopostSandbox
+from airflow_provider_oktopost.testing import CHAOS_KINDS, Fault, OktopostSandbox
 from airflow_provider_oktopost.testing.dagrun import run_dag, task_states, xcom, xcoms
+from airflow_provider_oktopost.testing.faults import LoggedRequest, chaos_fault
 
 pytestmark = pytest.mark.airflow
 AIRFLOW_VERSION = tuple(int(p) for p in version("apache-airflow").split(".")[:2])
 SEEDS = (11, 22, 33)
 RATE = 0.2
+MAX_RETRIES = 3  # the connection default: at most this many faults in a row on one operation
 
 
 def _onboarding(sb: OktopostSandbox) -> str:
@@ -78,6 +88,64 @@ def _bulk(sb: OktopostSandbox) -> str:
     return "3 created (valid, active), one per CNAME"
 
 
+_ID = re.compile(r"^(/v2/[a-z]+/)[^/]+")
+
+
+def _normal(path: str) -> str:
+    return _ID.sub(r"\1{id}", path)
+
+
+def operation(r: LoggedRequest) -> str:
+    """What a request did, as a label: method, path with ids as ``{id}``, and what tells operations on
+    the same path apart (a listing's page and filters, a create's CNAME, an update's state)."""
+    label = f"{r.method} {_normal(r.path)}"
+    if r.method == "GET" and not _normal(r.path).endswith("{id}"):
+        filters = ",".join(sorted(k for k in r.query if not k.startswith("_")))
+        label += f" page {r.query.get('_page', '0')}" + (f" by {filters}" if filters else "")
+    if r.method == "POST" and "cnameId" in r.form and _normal(r.path) == "/v2/integration":
+        label += f" cnameId={r.form['cnameId']}"
+    if r.method == "POST" and "state" in r.form:
+        label += f" state={r.form['state']}"
+    return label
+
+
+class FirstAttemptFaults:
+    """Wraps the sandbox's choice of fault: when neither chaos nor an injected fault hits a request and it
+    is the first attempt at an operation, it gets a transient fault anyway (marked as chaos in the log).
+    No operation meets more than ``MAX_RETRIES`` faults in a row (the retry budget; what happens beyond it
+    is the fault matrix's subject).
+
+    At the moment the choice is made only the method and path are known, so an operation is told apart by
+    how many requests with the same method and path (ids as ``{id}``) were answered with success before:
+    the second listing page, the enable after the disable, the next CNAME's create. ``operation`` and the
+    final check use the full request from the log to verify that every operation really met a fault.
+    """
+
+    def __init__(self, sb: OktopostSandbox, rng: random.Random) -> None:
+        self.sb, self.rng = sb, rng
+        self.original = sb.state.next_fault
+        self.forced: set[tuple[str, str, int]] = set()
+
+    def __call__(self, method: str, path: str) -> tuple[Fault | None, bool]:
+        fault, from_chaos = self.original(method, path)
+        same = [r for r in self.sb.requests if r.method == method and _normal(r.path) == _normal(path)]
+        done = sum(1 for r in same if r.status and r.status < 300)
+        failed_in_a_row = 0
+        for r in reversed(same):
+            if r.status and r.status < 300:
+                break
+            failed_in_a_row += 1
+        if failed_in_a_row >= MAX_RETRIES:
+            return None, False  # within the retry budget: beyond it a task fails by design
+        if fault is not None:
+            return fault, from_chaos
+        key = (method, _normal(path), done)
+        if key in self.forced:
+            return None, False
+        self.forced.add(key)
+        return chaos_fault(self.rng.choice(CHAOS_KINDS)), True
+
+
 DAGS: dict[str, Callable[[OktopostSandbox], str]] = {
     "example_oktopost_onboarding": _onboarding,
     "example_oktopost_lifecycle": _lifecycle,
@@ -108,15 +176,20 @@ def test_example_dag_survives_chaos(
         return RetryPolicy(rng=random.Random(seed), **kwargs)
 
     monkeypatch.setattr(core_config, "RetryPolicy", seeded_policy)
-    sb.set_chaos(RATE, seed=seed, kinds=CHAOS_KINDS)
+    chaos_seed = zlib.crc32(f"{name}/{seed}".encode())  # each DAG its own draws
+    sb.set_chaos(RATE, seed=chaos_seed, kinds=CHAOS_KINDS)
+    monkeypatch.setattr(sb.state, "next_fault", FirstAttemptFaults(sb, random.Random(chaos_seed)))
     outcome = DAGS[name](sb)
     sb.set_chaos(0)
-    chaos = [r for r in sb.requests if r.chaos]
+    log = sb.requests
+    chaos = [r for r in log if r.chaos]
     creates = sb.count("POST", "/v2/integration")
     kinds: dict[str, int] = {}
+    hit: dict[str, list[str]] = {}
     for r in chaos:
         label = r.fault if r.status is None else f"{r.status}"
         kinds[label] = kinds.get(label, 0) + 1
+        hit.setdefault(operation(r), []).append(label)
     results.record(
         "chaos",
         (name, str(seed)),
@@ -126,18 +199,25 @@ def test_example_dag_survives_chaos(
             "seed": seed,
             "result": "success",
             "faults injected": ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items())) or "none",
+            "requests hit": "; ".join(f"{op}: {', '.join(h)}" for op, h in sorted(hit.items())) or "none",
             "_hits": len(chaos),
+            "_operations": sorted({operation(r) for r in log}),
+            "_hit_operations": sorted(hit),
             "requests": f"{sb.count()} ({creates} create POSTs)",
             "integrations": outcome,
         },
     )
 
 
-def test_chaos_hit_every_dag(results: Results) -> None:
-    """Across its seeds, every DAG really met injected faults (else its chaos runs proved nothing)."""
+def test_chaos_hit_every_operation_of_every_dag(results: Results) -> None:
+    """Across its seeds, every operation each DAG performed met a fault (else its chaos runs proved
+    nothing about it)."""
     rows = results.tables.get("chaos", {})
     for name in DAGS:
-        hits = [rows[(name, str(seed))]["_hits"] for seed in SEEDS if (name, str(seed)) in rows]
-        if len(hits) < len(SEEDS):
+        runs = [rows[(name, str(seed))] for seed in SEEDS if (name, str(seed)) in rows]
+        if len(runs) < len(SEEDS):
             continue  # a subset run, or skipped on this Airflow version
-        assert sum(hits) > 0, name
+        performed = {op for run in runs for op in run["_operations"]}
+        hit = {op for run in runs for op in run["_hit_operations"]}
+        assert performed - hit == set(), (name, sorted(performed - hit))
+        assert all(run["_hits"] > 0 for run in runs), name

@@ -1,5 +1,10 @@
 """Issue 6: templated arguments that render to bad values fail the task, at once and without retries, with
-the same clear errors naming the parameter, before any request (a real ``dag.test`` run)."""
+the same clear errors naming the parameter, before any request (a real ``dag.test`` run).
+
+``dag.test`` runs the tasks one after another in this process and brackets each one's output with
+``[DAG TEST] starting task_id=...`` and ``[DAG TEST] end task task_id=...``: each expected message is looked
+for in its own task's section, so a message that several tasks share proves something for each of them.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,21 @@ EXPECTED = {
 }
 
 
+_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=-?\d+")
+
+
+def task_sections(out: str) -> dict[str, str]:
+    """The output of each task of a ``dag.test`` run, from its start marker to its end marker."""
+    sections: dict[str, str] = {}
+    for start in _START.finditer(out):
+        task_id = start.group(1)
+        end = out.find(f"[DAG TEST] end task task_id={task_id} ", start.end())
+        assert end > 0, f"no end marker for {task_id}"
+        assert task_id not in sections, f"{task_id} ran twice"
+        sections[task_id] = out[start.end() : end]
+    return sections
+
+
 def test_bad_rendered_values_fail_every_task_before_any_request(
     airflow_db: Path, rsandbox: OktopostSandbox, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -51,9 +71,11 @@ def test_bad_rendered_values_fail_every_task_before_any_request(
     out = "".join(capfd.readouterr())
     states = task_states(run)
     assert states == dict.fromkeys(EXPECTED, "failed"), states
+    sections = task_sections(out)
+    assert set(sections) == set(EXPECTED), sorted(sections)
     for task_id, text in EXPECTED.items():
-        assert re.search(re.escape(text), out), (task_id, text)
-    assert "Invalid argument after rendering templates" in out
+        section = sections[task_id]
+        assert f"Invalid argument after rendering templates: {text}" in section, (task_id, section[-2000:])
     assert rsandbox.count() == 0  # no request reached the API
     tis = {ti.task_id: ti for ti in run.get_task_instances()}
     assert all(ti.try_number == 1 for ti in tis.values())  # failed for good, not retried
