@@ -129,6 +129,10 @@ WAIT_ROWS = [
 ]
 
 
+def per_min(value: Any) -> str:
+    return "off" if value in (None, "off") else f"{value} calls/min"
+
+
 def waits_section(results: list[dict[str, Any]]) -> str:
     by_mode = {r["mode"]: r for r in results}
     new, old = by_mode.get("poller", {}), by_mode.get("baseline", {})
@@ -140,11 +144,12 @@ def waits_section(results: list[dict[str, Any]]) -> str:
         f"`poll_interval` {new.get('poll_interval_s')} s, the integrations becoming valid at random moments "
         f"between {new.get('ready_from_s')} s and {new.get('ready_to_s')} s, every wait with a "
         f"{new.get('deadline_s')} s deadline.",
-        f"Coalesced poller: the sandbox enforcing {new.get('sandbox_limit_per_min')} calls/min, the client "
-        f"budget {new.get('client_budget_per_min')} calls/min. Baseline (the trigger's previous loop: one "
-        "`GET` per trigger per",
-        f"interval, one `httpx` pool per trigger): sandbox limit {old.get('sandbox_limit_per_min')}, client "
-        f"budget {old.get('client_budget_per_min')} calls/min, so it sends what it asks for.",
+        f"Coalesced poller: sandbox limit {per_min(new.get('sandbox_limit_per_min'))}, client budget "
+        f"{per_min(new.get('client_budget_per_min'))}. Baseline (the trigger's previous loop: one `GET` per "
+        "trigger per interval, one `httpx` pool per trigger): sandbox limit "
+        f"{per_min(old.get('sandbox_limit_per_min'))}, client budget "
+        f"{per_min(old.get('client_budget_per_min'))}"
+        + (", so it sends what it asks for." if old.get("client_budget_per_min") == "off" else "."),
         f"**Time is scaled** {factor}x for the poller and {old.get('time_factor')}x for the baseline: the "
         "provider clock (`core.clock`) and the sandbox clock run that much faster than real time; calls, "
         "429s and delays are in simulated seconds, RSS and loop lag are real. Both sides create their "
