@@ -101,7 +101,11 @@ class CnameStore:
     def _taken(self, name: str, account_id: str, except_id: str | None) -> str | None:
         host = name.lower().removesuffix(".")
         for record in self._records.values():
-            if record.account_id == account_id and record.name == host and record.id != except_id:
+            if (
+                record.account_id == account_id
+                and record.name.lower().removesuffix(".") == host
+                and record.id != except_id
+            ):
                 return f"The CNAME {host} already exists ({record.id})"
         return None
 

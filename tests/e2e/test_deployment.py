@@ -283,6 +283,36 @@ def test_triggerer_restart_keeps_the_wait_and_its_deadline(
     assert not old.running() and new.running()
 
 
+def test_smoke_test_waits_in_the_triggerer_then_runs_one_read(
+    deployment: Deployment, held: SandboxClient
+) -> None:
+    """example_oktopost_smoke_test in the deployment: the wait defers, the action runs once in a worker, and
+    only the answer's shape reaches XCom."""
+    dag_id = "example_oktopost_smoke_test"
+    sandbox = held
+    integration = sandbox.add_integration("salesforce", "0CNe2esmoke0001")  # held invalid until released
+    rest = deployment.rest
+    rest.unpause(dag_id)
+    run_id = rest.trigger(dag_id, {"integration_id": integration["Id"]})
+    watch = RunWatch(dag_id, run_id)
+    deployment.watch(watch, timeout=RUN_TIMEOUT, until=read_invalid_in_triggerer(deployment, dag_id))
+    assert watch.state != "failed", deployment.run_diagnosis(watch)
+    assert sandbox.release_validation("0CNe2esmoke0001") == [integration["Id"]]
+    deployment.watch(watch, timeout=RUN_TIMEOUT)
+
+    assert watch.state == "success", deployment.run_diagnosis(watch)
+    assert "deferred" in watch.seen["wait_until_ready"], watch.summary()
+    summary = rest.xcom(dag_id, run_id, "run_action")
+    assert summary["action_name"] == "contact.getByEmail" and summary["records"] == 1, summary
+    assert "data" not in summary, summary
+    actions = [r for r in sandbox.requests if r.path.endswith("/integration-action")]
+    assert len(actions) == 1 and actions[0].form["id"] == integration["Id"], actions
+    report = rest.xcom(dag_id, run_id, "report")
+    assert report.startswith(f"Smoke test passed: integration {integration['Id']} ran contact.getByEmail"), (
+        report
+    )
+
+
 def test_the_key_is_in_no_task_or_triggerer_log_file(
     deployment: Deployment, held: SandboxClient, tmp_path: Path
 ) -> None:
