@@ -94,6 +94,17 @@ class OktopostActionOutcomeUnknownError(OktopostError):
     """
 
 
+class OktopostWaitFailed(Exception):
+    """A wait for an integration failed for a reason that is not the integration's; the try is retried.
+
+    Raised by :class:`~airflow_provider_oktopost.sensors.oktopost.OktopostIntegrationSensor` when its reads
+    kept failing with transient errors for ``max_failing_time`` (the message names the last failure), or
+    when its trigger failed (the connection could not be read, the shared poller stopped). Deliberately
+    not an ``AirflowException``: ``BaseSensorOperator`` turns those into a skip under ``soft_fail``, and a
+    broken network or triggerer must not pass for "skipped".
+    """
+
+
 #: Refusals that another attempt cannot change: wrong key or permission (401/403), no such object (404),
 #: a rejected request (other 4xx, ``Result: false``) or a broken connection definition.
 PERMANENT_ERRORS: tuple[type[Exception], ...] = (
@@ -122,4 +133,5 @@ __all__ = [
     "OktopostRateLimitError",
     "OktopostServerError",
     "OktopostTransportError",
+    "OktopostWaitFailed",
 ]

@@ -294,6 +294,11 @@ class ActionResult:
         return {**self.summary(), "data": self.data}
 
 
+def target_text(status: str | None, state: str | None) -> str:
+    """What a wait is waiting for, for messages: ``status=valid, state=active`` (``any`` for ``None``)."""
+    return f"status={status or 'any'}, state={state or 'any'}"
+
+
 __all__ = [
     "ActionResult",
     "Cname",
@@ -304,4 +309,5 @@ __all__ = [
     "IntegrationStatus",
     "Me",
     "parse_datetime",
+    "target_text",
 ]

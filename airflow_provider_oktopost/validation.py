@@ -93,3 +93,15 @@ __all__ = [
     "optional",
     "validate_arguments",
 ]
+
+
+def seconds_or_none(name: str, value: object) -> float | None:
+    """A duration argument (seconds or a ``timedelta``) as positive seconds; ``None`` stays ``None``."""
+    from datetime import timedelta
+
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, a timedelta or None, got {value!r}")
+    return float(seconds)

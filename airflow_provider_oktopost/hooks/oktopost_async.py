@@ -27,8 +27,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-async def aget_client_config(oktopost_conn_id: str) -> ClientConfig:
-    """Look an ``oktopost`` connection up without blocking the event loop, and check it."""
+async def aget_client_config(
+    oktopost_conn_id: str, *, timeout: float | None = None, max_retries: int | None = None
+) -> ClientConfig:
+    """Look an ``oktopost`` connection up without blocking the event loop, and check it.
+
+    ``timeout`` and ``max_retries`` (a task's ``hook_params``) win over the connection's extras, as in the
+    sync hook.
+    """
     from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
     conn = await get_async_connection(oktopost_conn_id)
@@ -39,6 +45,8 @@ async def aget_client_config(oktopost_conn_id: str) -> ClientConfig:
         password=conn.password,
         host=conn.host,
         extra=normalize_extras(extra),
+        timeout=timeout,
+        max_retries=max_retries,
     )
 
 

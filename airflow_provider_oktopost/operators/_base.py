@@ -24,7 +24,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, OktopostRateLimitError
-from airflow_provider_oktopost.hooks.oktopost import OktopostHook
+from airflow_provider_oktopost.hooks.oktopost import OktopostHook, check_hook_params
 from airflow_provider_oktopost.validation import Check, validate_arguments
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ class OktopostBaseOperator(BaseOperator):
     :param oktopost_conn_id: The ``oktopost`` connection to use.
     :param deferrable: Sit out a rate-limit block in the triggerer instead of failing the try. Defaults to
         ``[operators] default_deferrable``.
+    :param hook_params: Client settings for this task: ``timeout`` (seconds per request) and
+        ``max_retries``; they win over the connection's extras.
     """
 
     #: Attribute name -> check; literal values are checked at parse time, rendered ones in ``execute``.
@@ -59,11 +61,13 @@ class OktopostBaseOperator(BaseOperator):
         *,
         oktopost_conn_id: str = OktopostHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.oktopost_conn_id = oktopost_conn_id
         self.deferrable = deferrable
+        self.hook_params = check_hook_params(hook_params)
         #: Progress of this try that must survive a rate-limit deferral (plain JSON values).
         self._progress: dict[str, Any] = {}
         #: The integrations ``_work`` acted on (``Integration.to_dict()``), for the outlets' asset events.
@@ -71,8 +75,8 @@ class OktopostBaseOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> OktopostHook:
-        """The hook for ``oktopost_conn_id``; it looks the connection up on its first request."""
-        return OktopostHook(self.oktopost_conn_id)
+        """The hook for ``oktopost_conn_id`` with ``hook_params``; it looks the connection up on first use."""
+        return OktopostHook(self.oktopost_conn_id, **self.hook_params)
 
     # ---- argument checks ---------------------------------------------------------------------------
 

@@ -60,10 +60,8 @@ class TryRecord:
         """The record an earlier try (or this one) wrote, or ``None`` (none, or it could not be read)."""
         if not self.usable:
             return None
-        from airflow.providers.common.compat.sdk import Variable
-
         try:
-            raw = Variable.get(self.key, default=None)
+            raw = _variables().get(self.key, None)
         except Exception as error:
             log.warning(
                 "Could not read the try record %s (%s); acting as if there were none", self.key, error
@@ -85,11 +83,9 @@ class TryRecord:
                 "evidence of what this one sends"
             )
             return False
-        from airflow.providers.common.compat.sdk import Variable
-
         value = json.dumps({**facts, **self.identity}, sort_keys=True)
         try:
-            Variable.set(self.key, value, description="airflow-provider-oktopost: what a task try sent")
+            _variables().set(self.key, value, description="airflow-provider-oktopost: what a task try sent")
         except Exception as error:
             log.warning(
                 "Could not write the try record %s (%s): a later try will have no evidence of what this "
@@ -99,6 +95,23 @@ class TryRecord:
             )
             return False
         return True
+
+
+def _variables() -> Any:
+    """The Task SDK's ``Variable``, or, without a Task SDK supervisor, the metadata-DB model.
+
+    The second case is Airflow 3.0's ``dag.test()``, which runs tasks in the test's own process without the
+    supervisor the SDK talks through (there the DB is the test's own). A real worker always has one.
+    """
+    try:
+        from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS  # noqa: F401
+    except ImportError:
+        from airflow.models.variable import Variable as VariableModel
+
+        return VariableModel
+    from airflow.providers.common.compat.sdk import Variable
+
+    return Variable
 
 
 __all__ = ["RECORD_PREFIX", "TryRecord"]

@@ -18,16 +18,18 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_oktopost.core import clock, wire
-from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, TRANSIENT_ERRORS
-from airflow_provider_oktopost.hooks.oktopost import OktopostHook
-from airflow_provider_oktopost.validation import Check, choice, validate_arguments
+from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, TRANSIENT_ERRORS, OktopostWaitFailed
+from airflow_provider_oktopost.hooks.oktopost import OktopostHook, check_hook_params
+from airflow_provider_oktopost.models import target_text
+from airflow_provider_oktopost.operators._base import _DEFERRAL_GRACE
+from airflow_provider_oktopost.operators.try_records import TryRecord
+from airflow_provider_oktopost.validation import Check, choice, seconds_or_none, validate_arguments
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-#: Added to ``timeout`` for Airflow's own deferral timeout, a backstop in case the trigger never runs: the
-#: trigger's deadline (``end_time``) normally ends the wait first, with a clear timeout event.
-_DEFERRAL_GRACE = timedelta(minutes=5)
+#: How long a sensor goes on when every read fails with a transient error, by default.
+DEFAULT_MAX_FAILING_TIME = timedelta(minutes=10)
 
 
 class OktopostIntegrationSensor(BaseSensorOperator):
@@ -39,20 +41,30 @@ class OktopostIntegrationSensor(BaseSensorOperator):
     triggerer restart does not extend it; ``execution_timeout``, when shorter, also ends the wait).
 
     Refusals that waiting cannot fix (404: no such integration; 401/403: the key is refused; a broken
-    connection) fail the task at once with ``AirflowFailException`` (no retries). Server errors, network
-    errors and rate limits are logged and the sensor keeps waiting, within ``timeout``. With
-    ``soft_fail=True`` every failure and the timeout skip the task instead: this is ``BaseSensorOperator``'s
-    own handling (in the poke loop and in ``resume_execution``), which the sensor leaves in charge.
+    connection) fail the task at once with ``AirflowFailException`` (no retries); with ``soft_fail=True``
+    they, and the timeout, skip the task instead (``BaseSensorOperator``'s own handling). Server errors,
+    network errors and rate limits are logged and the sensor keeps waiting, but not for ever: after
+    ``max_failing_time`` of nothing but such failures (a wrong Base URL, DNS down, a proxy refusing) it
+    raises :class:`~airflow_provider_oktopost.exceptions.OktopostWaitFailed` naming the last failure, in
+    every mode. That error, and a trigger that fails for a reason that is not the integration's (the
+    connection cannot be read, the triggerer's poller stopped), fail the try so that ``retries`` apply;
+    ``soft_fail`` never turns them into a skip. In ``reschedule`` mode the start of a run of failures is kept
+    in a try record (an Airflow Variable) between pokes; in the triggerer it is kept in memory, so a
+    triggerer restart starts the count again.
 
     :param integration_id: The integration to wait for (templated; ``connect.output`` works).
     :param target_status: ``valid`` (default) or ``invalid``; ``None`` for any (templated).
     :param target_state: ``active`` (default) or ``disabled``; ``None`` for any (templated).
-    :param oktopost_conn_id: The ``oktopost`` connection.
+    :param oktopost_conn_id: The ``oktopost`` connection (templated).
     :param deferrable: Wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poke_interval: Seconds between checks, in every mode (also the trigger's poll interval).
+    :param max_failing_time: Give up (retryably) after this long with nothing but transient failures
+        (default 10 minutes; ``None``: only ``timeout`` ends the wait).
+    :param hook_params: Client settings for this task: ``timeout`` (seconds per request) and
+        ``max_retries``; they win over the connection's extras, in the worker and in the triggerer.
     """
 
-    template_fields = ("integration_id", "target_status", "target_state")
+    template_fields = ("integration_id", "target_status", "target_state", "oktopost_conn_id")
     _checks: ClassVar[Mapping[str, Check]] = {
         "integration_id": wire.require_id,
         "target_status": choice(*wire.STATUSES),
@@ -68,6 +80,8 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         oktopost_conn_id: str = OktopostHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: timedelta | float = 60,
+        max_failing_time: timedelta | float | None = DEFAULT_MAX_FAILING_TIME,
+        hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
@@ -76,17 +90,29 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         self.target_state = target_state
         self.oktopost_conn_id = oktopost_conn_id
         self.deferrable = deferrable
+        self.max_failing_time = seconds_or_none("max_failing_time", max_failing_time)
+        self.hook_params = check_hook_params(hook_params)
+        #: When this try's current run of transient read failures began (``None``: the last read worked).
+        self._failing_since: float | None = None
         validate_arguments(self, self._checks, rendered=False)
 
     @cached_property
     def hook(self) -> OktopostHook:
-        """The hook for ``oktopost_conn_id``, created on first use (never at parse time)."""
-        return OktopostHook(self.oktopost_conn_id)
+        """The hook for ``oktopost_conn_id`` with ``hook_params``; its session is closed when a try ends."""
+        return OktopostHook(self.oktopost_conn_id, **self.hook_params)
 
     def _target(self) -> str:
-        return f"status={self.target_status or 'any'}, state={self.target_state or 'any'}"
+        return target_text(self.target_status, self.target_state)
 
     def execute(self, context: Context) -> Any:
+        try:
+            return self._execute(context)
+        finally:
+            if "hook" in self.__dict__:
+                self.hook.close()  # the HTTP session of this try (poke, reschedule or first check)
+
+    def _execute(self, context: Context) -> Any:
+        self._failing_since = None
         try:
             validate_arguments(self, self._checks, rendered=True)
         except ValueError as error:
@@ -110,6 +136,8 @@ class OktopostIntegrationSensor(BaseSensorOperator):
                 target_state=self.target_state,
                 poll_interval=self.poke_interval,
                 end_time=end_time,
+                max_failing_time=self.max_failing_time,
+                hook_params=dict(self.hook_params),
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=end_time - now) + _DEFERRAL_GRACE,
@@ -121,8 +149,9 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         except PERMANENT_ERRORS as error:
             raise AirflowFailException(str(error)) from error
         except TRANSIENT_ERRORS as error:
-            self.log.warning("Could not read integration %s, will try again: %s", self.integration_id, error)
+            self._read_failed(context, error)
             return PokeReturnValue(is_done=False)
+        self._read_worked(context)
         if integration.matches(self.target_status, self.target_state):
             self.log.info("Integration %s reached %s", self.integration_id, self._target())
             return PokeReturnValue(is_done=True, xcom_value=integration.to_dict())
@@ -146,6 +175,48 @@ class OktopostIntegrationSensor(BaseSensorOperator):
                 self, context, [integration], base_url=config.base_url, account_id=config.account_id
             )
         return integration
+
+    # ---- a run of transient failures is bounded (max_failing_time) --------------------------------
+
+    def _failure_record(self, context: Context) -> TryRecord | None:
+        """Where reschedule mode keeps the start of a run of failures between pokes (other modes: memory)."""
+        if not self.reschedule:
+            return None
+        ti = context["ti"]
+        return TryRecord(
+            ti,
+            "sensor_failures",
+            {"integration_id": str(self.integration_id), "try_number": str(getattr(ti, "try_number", 1))},
+        )
+
+    def _read_failed(self, context: Context, error: Exception) -> None:
+        now = clock.wall()
+        record = self._failure_record(context)
+        if self._failing_since is None and record is not None:
+            since = (record.read() or {}).get("since")
+            self._failing_since = since if isinstance(since, int | float) else None
+        if self._failing_since is None:
+            self._failing_since = now
+            if record is not None:
+                record.write(since=now)
+        failing_for = now - self._failing_since
+        if self.max_failing_time is not None and failing_for >= self.max_failing_time:
+            raise OktopostWaitFailed(
+                f"Reading integration {self.integration_id} failed for {failing_for:.0f}s without one good "
+                f"reading (max_failing_time={self.max_failing_time:g}s); last failure: {error}"
+            ) from error
+        self.log.warning(
+            "Could not read integration %s (failing for %.0fs), will try again: %s",
+            self.integration_id,
+            failing_for,
+            error,
+        )
+
+    def _read_worked(self, context: Context) -> None:
+        record = self._failure_record(context)
+        if record is not None and (self._failing_since is not None or record.read()):
+            record.write(since=None)
+        self._failing_since = None
 
     def _poke_or_fail(self, context: Context) -> PokeReturnValue:
         """One poke outside ``BaseSensorOperator.execute``, with its soft_fail/never_fail handling."""
@@ -183,6 +254,8 @@ class OktopostIntegrationSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(message)
         if status == "error":
             raise AirflowFailException(message)
+        if status == "failed":
+            raise OktopostWaitFailed(message)
         raise AirflowException(f"The Oktopost trigger sent an unknown status {status!r}: {message}")
 
 

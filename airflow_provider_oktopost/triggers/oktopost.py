@@ -20,6 +20,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.driver import redact
 from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, TRANSIENT_ERRORS
+from airflow_provider_oktopost.models import target_text
 
 if TYPE_CHECKING:
     from airflow_provider_oktopost.models import Integration
@@ -47,11 +48,16 @@ class OktopostIntegrationTrigger(BaseTrigger):
 
     - ``success``: the integration matches; ``integration`` is its ``to_dict()``.
     - ``timeout``: ``end_time`` passed first; ``integration`` is the last state seen (or ``None``).
-    - ``error``: a refusal that waiting cannot fix (404, 401/403, other 4xx, a broken connection) or any
-      unexpected exception; the trigger never dies silently.
+    - ``error``: a refusal from Oktopost that waiting cannot fix (404, 401/403, other 4xx, a broken
+      connection definition): the sensor fails at once, without retries.
+    - ``failed``: anything that is not the integration's fault (the connection could not be read, the shared
+      poller stopped, a bug, or nothing but transient failures for ``max_failing_time`` seconds): the sensor
+      fails the try so that its ``retries`` apply, and ``soft_fail`` never turns it into a skip.
 
     Server errors, network failures and rate limits are logged and waited out; after a rate limit the next
-    read waits for the block to end (``retry_after``), never past ``end_time``.
+    read waits for the block to end (``retry_after``), never past ``end_time``. The deadline does not wait
+    for a reading: when ``end_time`` passes, the timeout event is sent within moments even while the
+    account's poller is sleeping on the call budget or stuck on a slow read.
 
     :param integration_id: The integration to watch.
     :param oktopost_conn_id: The ``oktopost`` connection.
@@ -59,6 +65,9 @@ class OktopostIntegrationTrigger(BaseTrigger):
     :param target_state: ``active``/``disabled``, or ``None`` for any.
     :param poll_interval: Seconds between reads.
     :param end_time: Absolute deadline, epoch seconds (``None``: wait forever).
+    :param hook_params: The task's client settings (``timeout``, ``max_retries``), plain JSON values.
+    :param max_failing_time: Give up (``failed``) after this many seconds of nothing but transient
+        failures (``None``: never); counted from the first failure after the last good reading.
     """
 
     def __init__(
@@ -70,6 +79,8 @@ class OktopostIntegrationTrigger(BaseTrigger):
         target_state: str | None = "active",
         poll_interval: float = 60.0,
         end_time: float | None = None,
+        max_failing_time: float | None = None,
+        hook_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.integration_id = integration_id
@@ -78,6 +89,8 @@ class OktopostIntegrationTrigger(BaseTrigger):
         self.target_state = target_state
         self.poll_interval = float(poll_interval)
         self.end_time = None if end_time is None else float(end_time)
+        self.max_failing_time = None if max_failing_time is None else float(max_failing_time)
+        self.hook_params = dict(hook_params or {})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Plain JSON values only; the connection is looked up again where the trigger runs."""
@@ -90,6 +103,8 @@ class OktopostIntegrationTrigger(BaseTrigger):
                 "target_state": self.target_state,
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
+                "max_failing_time": self.max_failing_time,
+                "hook_params": self.hook_params,
             },
         )
 
@@ -104,15 +119,28 @@ class OktopostIntegrationTrigger(BaseTrigger):
         )
 
     def _target(self) -> str:
-        return f"status={self.target_status or 'any'}, state={self.target_state or 'any'}"
+        return target_text(self.target_status, self.target_state)
 
     async def _check(self, waiter: Waiter) -> Integration | None:
-        """The next reading of the integration from the account's shared poller.
+        """The next reading of the integration from the account's shared poller, or ``None`` at the deadline.
 
-        ``None`` means the poller woke the trigger because ``end_time`` has passed. A failed read raises
-        the error it ran into, exactly as reading the integration directly would.
+        The wait for a reading is cut at ``end_time`` (event-loop time, computed from the provider's clock),
+        so a poller that is sleeping or stuck on a slow read cannot hold the timeout back. (The poller also
+        wakes a waiter at its deadline; under simulated time that is what ends the wait.) A failed read
+        raises the error it ran into, exactly as reading the integration directly would.
         """
-        return await waiter.next_reading()
+        if self.end_time is None:
+            return await waiter.next_reading()
+        # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that coincides with a reading.
+        reading = asyncio.ensure_future(waiter.next_reading())
+        try:
+            await asyncio.wait({reading}, timeout=max(self.end_time - clock.wall(), 0.0))
+        finally:
+            if not reading.done():
+                reading.cancel()  # a reading still on its way stays in the waiter's inbox
+        if reading.done() and not reading.cancelled():
+            return reading.result()
+        return None
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         secrets: tuple[str, ...] = ()
@@ -121,7 +149,11 @@ class OktopostIntegrationTrigger(BaseTrigger):
             from airflow_provider_oktopost.hooks.oktopost_async import aget_client_config
             from airflow_provider_oktopost.triggers.poller import join
 
-            config = await aget_client_config(self.oktopost_conn_id)
+            config = await aget_client_config(
+                self.oktopost_conn_id,
+                timeout=self.hook_params.get("timeout"),
+                max_retries=self.hook_params.get("max_retries"),
+            )
             secrets = config.secrets
             # Reads go through one poller per account in this process (see triggers.poller); leaving
             # the block (event, cancellation, error) stops this integration being polled.
@@ -133,6 +165,7 @@ class OktopostIntegrationTrigger(BaseTrigger):
                 poll_interval=self.poll_interval,
                 end_time=self.end_time,
             ) as waiter:
+                failing_since: float | None = None
                 while True:
                     if self.end_time is not None and clock.wall() >= self.end_time:
                         yield self._event(
@@ -148,15 +181,28 @@ class OktopostIntegrationTrigger(BaseTrigger):
                         yield self._event("error", redact(str(error), secrets), last)
                         return
                     except TRANSIENT_ERRORS as error:
+                        now = clock.wall()
+                        failing_since = now if failing_since is None else failing_since
+                        reason = redact(str(error), secrets)
+                        if self.max_failing_time is not None and now - failing_since >= self.max_failing_time:
+                            yield self._event(
+                                "failed",
+                                f"Reading integration {self.integration_id} failed for "
+                                f"{now - failing_since:.0f}s without one good reading (max_failing_time="
+                                f"{self.max_failing_time:g}s); last failure: {reason}",
+                                last,
+                            )
+                            return
                         self.log.warning(
                             "Reading integration %s failed, will try again in %.0fs: %s",
                             self.integration_id,
                             waiter.retry_in(),
-                            redact(str(error), secrets),
+                            reason,
                         )
                         continue
                     if reading is None:
-                        continue  # woken at the deadline
+                        continue  # the deadline has passed: the check at the top of the loop says so
+                    failing_since = None
                     last = reading
                     if last.matches(self.target_status, self.target_state):
                         yield self._event(
@@ -176,10 +222,12 @@ class OktopostIntegrationTrigger(BaseTrigger):
         except PERMANENT_ERRORS as error:  # a broken connection, found before the first read
             yield self._event("error", redact(str(error), secrets), last)
         except Exception as error:
+            # Not the integration's fault (the connection could not be read, the poller stopped, a bug):
+            # the try fails retryably, and soft_fail must not hide it.
             self.log.exception("Waiting for integration %s failed unexpectedly", self.integration_id)
             message = redact(f"{type(error).__name__}: {error}", secrets)
             yield self._event(
-                "error", f"Waiting for integration {self.integration_id} failed: {message}", last
+                "failed", f"Waiting for integration {self.integration_id} failed: {message}", last
             )
 
 

@@ -142,8 +142,10 @@ async def test_broken_or_missing_connection_is_an_error(
     [event] = await collect(trigger_for("014abcdefabcdef", fake_clock))
     assert event["status"] == "error"
     assert "Account ID" in event["message"]
+    # A connection that cannot be found is not the integration's fault: the try fails retryably, as a
+    # missing connection does in a worker (issue 10).
     [event] = await collect(trigger_for("014abcdefabcdef", fake_clock, oktopost_conn_id="no_such_conn"))
-    assert event["status"] == "error"
+    assert event["status"] == "failed"
     assert "no_such_conn" in event["message"]
     assert oktopost_connection_env.count() == 0
 
@@ -191,7 +193,7 @@ async def test_rate_limit_block_is_cut_at_the_deadline(
     assert sum(fake_clock.sleeps) == pytest.approx(300)
 
 
-async def test_unexpected_exception_becomes_an_error_event(
+async def test_unexpected_exception_becomes_a_failed_event(
     oktopost_connection_env: OktopostSandbox, fake_clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def broken(self: Any, client: Any) -> Any:
@@ -199,7 +201,7 @@ async def test_unexpected_exception_becomes_an_error_event(
 
     monkeypatch.setattr(OktopostIntegrationTrigger, "_check", broken)
     [event] = await collect(trigger_for("014abcdefabcdef", fake_clock))
-    assert_uniform(event, "error", "014abcdefabcdef")
+    assert_uniform(event, "failed", "014abcdefabcdef")  # retryable, never a skip (issue 10)
     assert "RuntimeError: boom" in event["message"]
 
 
@@ -225,6 +227,8 @@ def test_integration_trigger_serialization_round_trip() -> None:
         "target_state": None,
         "poll_interval": 12.5,
         "end_time": 1_800_000_123.5,
+        "max_failing_time": None,
+        "hook_params": {},
     }
 
 
