@@ -32,11 +32,78 @@ class ClientConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rate_limit_per_minute: int = DEFAULT_PER_MINUTE
     conn_id: str | None = None
+    #: Explicit proxy URL from the connection (``proxy`` extra); it may carry credentials, so no repr.
+    proxy: str | None = field(default=None, repr=False)
+    #: TLS verification: ``True`` (system/certifi CAs), ``False`` (off) or the path of a CA bundle.
+    verify: bool | str = True
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values to scrub from every message and log line (see ``core.redact``)."""
-        return (self.api_key,)
+        return (self.api_key, *proxy_secrets(self.proxy))
+
+    def proxy_url(self) -> str | None:
+        """The proxy for ``base_url``: the ``proxy`` extra, else the standard environment variables.
+
+        ``HTTPS_PROXY``/``HTTP_PROXY`` (either case) for the Base URL's scheme, unless ``NO_PROXY`` names
+        its host; read with the standard library, as ``requests`` and ``httpx`` would read them. The
+        transports keep their own environment handling off (``trust_env=False``) so that ``.netrc`` can
+        never replace the connection's credentials; this function is the one place proxies come from.
+        """
+        if self.proxy:
+            return self.proxy
+        import urllib.request
+
+        parts = urlsplit(self.base_url)
+        if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+            return None
+        return urllib.request.getproxies_environment().get(parts.scheme) or None
+
+
+def proxy_secrets(proxy: str | None) -> tuple[str, ...]:
+    """The credentials inside a proxy URL (password, and the URL itself), for masking."""
+    if not proxy:
+        return ()
+    password = urlsplit(proxy).password
+    return (proxy, password) if password else ()
+
+
+def resolve_proxy(conn_id: str, value: object) -> str | None:
+    """The ``proxy`` extra: an ``http(s)://[user:password@]host:port`` URL, or empty for none."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OktopostConfigError(
+            f"Connection {conn_id!r}: extra 'proxy' must be a URL such as 'http://proxy.example.com:3128'"
+        )
+    return text
+
+
+def resolve_verify(conn_id: str, value: object) -> bool | str:
+    """The ``verify`` extra: true (default), false (off, with a loud warning), or a CA bundle's path."""
+    import os
+
+    if value in (None, "") or value is True or str(value).strip().lower() in ("true", "1", "yes"):
+        return True
+    if value is False or str(value).strip().lower() in ("false", "0", "no", "off"):
+        import logging
+
+        logging.getLogger("airflow_provider_oktopost").warning(
+            "Connection %r: TLS certificate verification is OFF (extra verify=false). Anyone on the network "
+            "path can read and change Oktopost traffic, API key included; trust a private CA with "
+            "verify=<path to a CA bundle> instead",
+            conn_id,
+        )
+        return False
+    path = str(value).strip()
+    if not os.path.isfile(path):
+        raise OktopostConfigError(
+            f"Connection {conn_id!r}: extra 'verify' must be true, false or the path of a CA bundle file; "
+            f"no file at {path!r}"
+        )
+    return path
 
 
 def _number(conn_id: str, key: str, value: object, *, integer: bool, minimum: float) -> float:
@@ -142,6 +209,8 @@ def config_from_fields(
         retry=RetryPolicy(max_retries=int(max_retries)),
         rate_limit_per_minute=rate,
         conn_id=conn_id,
+        proxy=resolve_proxy(conn_id, extras.get("proxy")),
+        verify=resolve_verify(conn_id, extras.get("verify")),
     )
 
 

@@ -10,6 +10,7 @@ so parsing a DAG file does not pay for them.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from airflow_provider_oktopost import __version__
@@ -17,6 +18,8 @@ from airflow_provider_oktopost.core.config import ClientConfig
 from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, TransportFailure
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
     import requests
 
@@ -27,6 +30,45 @@ def basic_auth_header(config: ClientConfig) -> str:
     """The ``Authorization`` value; derived from the key, so callers must mask it as a secret too."""
     token = base64.b64encode(f"{config.account_id}:{config.api_key}".encode()).decode("ascii")
     return f"Basic {token}"
+
+
+#: The only response headers the core reads.
+KEPT_HEADERS = ("retry-after", "location")
+
+
+def kept_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The response headers the core reads, lower-cased (one filter for both transports)."""
+    return {k.lower(): v for k, v in headers if k.lower() in KEPT_HEADERS}
+
+
+def _certificate_problem(exc: BaseException) -> str | None:
+    """A message naming the TLS certificate problem behind ``exc``, if that is what it is."""
+    import ssl
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(current):
+            reason = getattr(current, "verify_message", None) or "certificate verify failed"
+            return (
+                f"TLS certificate problem: the server's certificate is not trusted ({reason}); set the "
+                "connection's 'verify' extra to the CA bundle that signed it"
+            )
+        nxt = getattr(current, "reason", None)
+        current = nxt if isinstance(nxt, BaseException) else (current.__cause__ or current.__context__)
+        if current is None and exc.args and isinstance(exc.args[0], BaseException):
+            current = exc.args[0] if id(exc.args[0]) not in seen else None
+    return None
+
+
+def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
+    """``httpx`` wants an ``SSLContext`` for a CA bundle (a path string is deprecated there)."""
+    if isinstance(verify, str):
+        import ssl
+
+        return ssl.create_default_context(cafile=verify)
+    return verify
 
 
 def _headers(config: ClientConfig) -> dict[str, str]:
@@ -46,7 +88,12 @@ class RequestsTransport:
         self.config = config
         self.session = session or requests.Session()
         self.session.headers.update(_headers(config))
-        self.session.trust_env = False  # no .netrc credentials or env proxies silently replacing ours
+        # No .netrc credentials replacing ours: the environment is read in one place (proxy_url) instead.
+        self.session.trust_env = False
+        proxy = config.proxy_url()
+        if proxy:
+            self.session.proxies = {"http": proxy, "https": proxy}
+        self.session.verify = config.verify
 
     def __call__(self, request: ApiRequest) -> ApiResponse | TransportFailure:
         import requests
@@ -62,6 +109,9 @@ class RequestsTransport:
                 allow_redirects=False,
             )
             body = response.content
+        except requests.exceptions.SSLError as exc:
+            problem = _certificate_problem(exc) or f"TLS handshake failed ({type(exc).__name__})"
+            return TransportFailure(problem, sent=False)
         except (requests.exceptions.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
             return TransportFailure(f"could not connect ({type(exc).__name__})", sent=False)
         except requests.exceptions.ReadTimeout:
@@ -74,10 +124,9 @@ class RequestsTransport:
             return TransportFailure(
                 f"connection dropped before a complete response ({type(exc).__name__})", sent=True
             )
-        headers = {
-            k.lower(): v for k, v in response.headers.items() if k.lower() in ("retry-after", "location")
-        }
-        return ApiResponse(status=response.status_code, body=body, headers=headers)
+        return ApiResponse(
+            status=response.status_code, body=body, headers=kept_headers(response.headers.items())
+        )
 
     def close(self) -> None:
         """Close the pooled HTTP connections."""
@@ -120,8 +169,14 @@ class HttpxTransport:
         import httpx
 
         self.config = config
+        # trust_env=False for the same reason as above; proxy and verify come from the config.
         self.client = client or httpx.AsyncClient(
-            headers=_headers(config), timeout=config.timeout, follow_redirects=False, trust_env=False
+            headers=_headers(config),
+            timeout=config.timeout,
+            follow_redirects=False,
+            trust_env=False,
+            proxy=config.proxy_url(),
+            verify=_ssl_context(config.verify),
         )
 
     async def __call__(self, request: ApiRequest) -> ApiResponse | TransportFailure:
@@ -142,17 +197,19 @@ class HttpxTransport:
             httpx.PoolTimeout,
             httpx.UnsupportedProtocol,
         ) as exc:
-            return TransportFailure(f"could not connect ({type(exc).__name__})", sent=False)
+            problem = _certificate_problem(exc)
+            return TransportFailure(problem or f"could not connect ({type(exc).__name__})", sent=False)
         except httpx.TimeoutException:
             return TransportFailure(f"no response within {self.config.timeout:g}s (read timeout)", sent=True)
         except (httpx.TransportError, httpx.DecodingError) as exc:
             return TransportFailure(
                 f"connection dropped before a complete response ({type(exc).__name__})", sent=True
             )
-        headers = {
-            k.lower(): v for k, v in response.headers.items() if k.lower() in ("retry-after", "location")
-        }
-        return ApiResponse(status=response.status_code, body=response.content, headers=headers)
+        return ApiResponse(
+            status=response.status_code,
+            body=response.content,
+            headers=kept_headers(response.headers.items()),
+        )
 
     async def aclose(self) -> None:
         """Close the pooled HTTP connections."""

@@ -285,12 +285,13 @@ def check_hook_params(hook_params: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _mask(config: ClientConfig) -> None:
-    """Register the key, and the Basic-auth token derived from it, with Airflow's secrets masker."""
+    """Register the key, the Basic-auth token derived from it and any proxy credentials (the ``proxy``
+    extra's password and the URL that holds it) with Airflow's secrets masker."""
     from airflow.providers.common.compat.sdk import mask_secret
 
     from airflow_provider_oktopost.core.transports import basic_auth_header
 
-    for secret in (config.api_key, basic_auth_header(config).split(" ", 1)[1]):
+    for secret in (config.api_key, basic_auth_header(config).split(" ", 1)[1], *config.secrets[1:]):
         mask_secret(secret)
 
 

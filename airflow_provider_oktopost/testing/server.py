@@ -52,7 +52,12 @@ class OktopostSandbox:
         block_seconds: float = 900.0,
         log_level: str = "warning",
         id_seed: int | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
+        #: With a certificate (PEM chain) and its key, the sandbox serves HTTPS (tests of private CAs).
+        self.ssl_certfile = ssl_certfile
+        self.ssl_keyfile = ssl_keyfile
         self.host = host
         self.requested_port = port
         self.log_level = log_level
@@ -97,6 +102,8 @@ class OktopostSandbox:
             ws="none",
             proxy_headers=False,
             timeout_graceful_shutdown=1,
+            ssl_certfile=self.ssl_certfile,
+            ssl_keyfile=self.ssl_keyfile,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
@@ -151,7 +158,8 @@ class OktopostSandbox:
     def url(self) -> str:
         """Root URL, where ``/_sandbox`` and ``/openapi.json`` live."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.ssl_certfile else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def base_url(self) -> str:
