@@ -29,14 +29,14 @@ with DAG(
     def announce(**context: Any) -> list[dict[str, Any]]:
         """One line per onboarded integration in the events that started this run; returns their extras."""
         onboarded = []
-        for asset, events in context["triggering_asset_events"].items():
-            for event in events:
-                extra = dict(event.extra)
-                print(
-                    f"Onboarded integration {extra.get('id')} ({extra.get('type')}) on CNAME "
-                    f"{extra.get('cname_id')}: {extra.get('status')}, {extra.get('state')} [{asset.uri}]"
-                )
-                onboarded.append(extra)
+        # Keyed by the alias (and, for the same events, by each integration's own asset): read the alias.
+        for event in context["triggering_asset_events"].get(ONBOARDED, []):
+            extra = dict(event.extra)
+            print(
+                f"Onboarded integration {extra.get('id')} ({extra.get('type')}) on CNAME "
+                f"{extra.get('cname_id')}: {extra.get('status')}, {extra.get('state')} [{event.asset.uri}]"
+            )
+            onboarded.append(extra)
         return onboarded
 
     announce()

@@ -8,6 +8,7 @@ what (``status`` or ``state``) and from what to what.
 
 Set ``OKTOPOST_ACCOUNT_ID`` (and ``OKTOPOST_REGION``, ``us`` or ``eu``) in the DAG processor's environment,
 or write your Account ID here: it only names the asset; the trigger reads the account of the connection.
+``OKTOPOST_WATCH_POLL_INTERVAL`` (seconds, default 60) sets how often the account is listed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ broken_integrations = integrations_asset(
     watchers=[
         AssetWatcher(
             name="oktopost_invalid_or_disabled",
-            trigger=OktopostIntegrationChangeTrigger(changes=["invalid", "disabled"], poll_interval=60),
+            trigger=OktopostIntegrationChangeTrigger(
+                changes=["invalid", "disabled"],
+                poll_interval=float(os.environ.get("OKTOPOST_WATCH_POLL_INTERVAL", "60")),
+            ),
         )
     ],
 )
@@ -46,8 +50,7 @@ with DAG(
     def report(**context: Any) -> list[dict[str, Any]]:
         """Say which integration changed and how; returns the changes."""
         changes = []
-        events = [e for batch in context["triggering_asset_events"].values() for e in batch]
-        for event in events:
+        for event in context["triggering_asset_events"].get(broken_integrations, []):
             change = dict(event.extra.get("payload") or {})
             print(
                 f"Integration {change.get('integration_id')} became {change.get('change')}: "
