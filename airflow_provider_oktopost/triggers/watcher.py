@@ -206,6 +206,7 @@ class OktopostIntegrationChangeTrigger(BaseEventTrigger):
         from airflow_provider_oktopost.triggers.poller import listen
         from airflow_provider_oktopost.triggers.watch_state import store_for
 
+        started = clock.monotonic()
         while True:
             try:
                 config = await aget_client_config(self.oktopost_conn_id)
@@ -216,8 +217,15 @@ class OktopostIntegrationChangeTrigger(BaseEventTrigger):
                 self.log.error("Cannot look up connection %r: %s", self.oktopost_conn_id, error)
                 await clock.async_sleep(CONFIG_RETRY)
         secrets = config.secrets
+        looked_up = clock.monotonic()
         store = store_for(self, self.state_key)
         saved = await store.load()
+        self.log.info(
+            "Connection looked up in %.1fs; state read from %s in %.1fs",
+            looked_up - started,
+            type(store).__name__,
+            clock.monotonic() - looked_up,
+        )
         before: Seen | None = saved["snapshot"] if saved else None
         self.log.info(
             "Watching Oktopost account %s for %s; %s",

@@ -114,10 +114,11 @@ def test_onboarding_event_runs_the_downstream_dag_once(
     rest = deployment.rest
     rest.unpause(DOWNSTREAM)
     rest.unpause(ONBOARDING)
-    run_id = rest.trigger(ONBOARDING, {"cname_id": "0CNe2eassets001"})
+    run_id = rest.trigger(ONBOARDING, {"host_name": "assets.e2e.example.com"})
     watch = deployment.watch(RunWatch(ONBOARDING, run_id), timeout=RUN_TIMEOUT)
     assert watch.state == "success", deployment.run_diagnosis(watch)
     integration_id = rest.xcom(ONBOARDING, run_id, "connect")
+    cname_id = rest.xcom(ONBOARDING, run_id, "create_cname")
 
     [downstream] = finished_runs(deployment, DOWNSTREAM, 1)
     assert downstream["run_type"] == "asset_triggered"
@@ -125,7 +126,7 @@ def test_onboarding_event_runs_the_downstream_dag_once(
     expected = {
         "id": integration_id,
         "type": "cd",
-        "cname_id": "0CNe2eassets001",
+        "cname_id": cname_id,
         "status": "valid",
         "state": "active",
         "account_id": DEFAULT_ACCOUNT_ID,
