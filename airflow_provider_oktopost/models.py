@@ -149,7 +149,13 @@ class Integration:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (for XCom and trigger events); dates as ISO 8601 UTC strings."""
+        """A JSON-serialisable dict (for XCom and trigger events); dates as ISO 8601 UTC strings.
+
+        ``settings`` and ``assets`` can hold third-party credentials (a CRM password, an OAuth token), and
+        this dict goes to XCom, trigger events and logs: values under keys that look secret
+        (:data:`SECRET_KEY_PATTERN`) are replaced by :data:`MASK`, at any depth. The object itself (what
+        the hook returns) keeps them, for code that needs them.
+        """
         return {
             "id": self.id,
             "type": self.type,
@@ -158,12 +164,38 @@ class Integration:
             "account_id": self.account_id,
             "version": self.version,
             "cname_id": self.cname_id,
-            "settings": self.settings,
-            "assets": self.assets,
+            "settings": mask_secret_values(self.settings),
+            "assets": None if self.assets is None else mask_secret_values(self.assets),
             "created": self.created.isoformat() if self.created else None,
             "modified": self.modified.isoformat() if self.modified else None,
             "is_ready": self.is_ready,
         }
+
+
+#: Keys whose values :meth:`Integration.to_dict` masks (case-insensitive, anywhere in the key).
+SECRET_KEY_PATTERN = re.compile(
+    r"pass(word|wd)?|secret|token|api[-_]?key|private[-_]?key|credential|auth|signature|cookie",
+    re.IGNORECASE,
+)
+#: What a masked value becomes.
+MASK = "***"
+
+
+def mask_secret_values(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` with the values of secret-looking keys replaced by :data:`MASK`, at any depth."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: MASK if SECRET_KEY_PATTERN.search(str(key)) and item not in (None, "") else walk(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        return value
+
+    masked: dict[str, Any] = walk(data)
+    return masked
 
 
 def _value(member: Enum | str) -> str:
@@ -300,6 +332,8 @@ def target_text(status: str | None, state: str | None) -> str:
 
 
 __all__ = [
+    "MASK",
+    "SECRET_KEY_PATTERN",
     "ActionResult",
     "Cname",
     "CnamePage",
@@ -308,6 +342,7 @@ __all__ = [
     "IntegrationState",
     "IntegrationStatus",
     "Me",
+    "mask_secret_values",
     "parse_datetime",
     "target_text",
 ]
