@@ -75,6 +75,20 @@ class OktopostRateLimitError(OktopostError):
         self.retry_after = retry_after
 
 
+class OktopostBudgetWaitError(OktopostRateLimitError):
+    """The request was not sent: the account's shared call budget has no free call within the bound.
+
+    Raised before sending, when this process would wait longer than the budget's ``max_wait`` for its turn
+    (the budget is spent by the deployment's other processes, or the key is blocked after a 429).
+    ``retry_after`` says when the turn comes; operators defer until then or fail the try retryably.
+    ``blocked`` is True when the wait is a block recorded after a 429, False when it is only the queue.
+    """
+
+    def __init__(self, message: str, *, retry_after: float, blocked: bool = False, **kwargs: object) -> None:
+        super().__init__(message, retry_after=retry_after, **kwargs)
+        self.blocked = blocked
+
+
 class OktopostTransportError(OktopostError):
     """The request could not be completed: connection refused or dropped, timeout, or an unreadable body.
 
@@ -127,6 +141,7 @@ __all__ = [
     "OktopostActionOutcomeUnknownError",
     "OktopostApiError",
     "OktopostAuthError",
+    "OktopostBudgetWaitError",
     "OktopostConfigError",
     "OktopostError",
     "OktopostNotFoundError",

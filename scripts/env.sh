@@ -156,4 +156,16 @@ ensure_chromium() {
 # Everything the whole suite needs outside Python. Add one line per ensure_<thing>.
 ensure_system_deps() {
   ensure_chromium
+  ensure_redis
+}
+
+# The shared-budget tests start their own Debian redis-server (a real server, as deployments run one);
+# install it when missing. apt runs under /tmp/apt.lock: other sessions may be installing at the same time.
+ensure_redis() {
+  if command -v redis-server >/dev/null 2>&1; then return 0; fi
+  log "Installing Debian's redis-server for the shared-budget tests"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  flock /tmp/apt.lock $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive flock /tmp/apt.lock $sudo apt-get install -y -qq redis-server >&2
 }

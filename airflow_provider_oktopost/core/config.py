@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_oktopost.core.budget.settings import OPTIONS, BudgetSettings, airflow_option
 from airflow_provider_oktopost.core.retry import RetryPolicy
 from airflow_provider_oktopost.core.throttle import DEFAULT_PER_MINUTE
 from airflow_provider_oktopost.exceptions import OktopostConfigError
@@ -36,6 +37,8 @@ class ClientConfig:
     proxy: str | None = field(default=None, repr=False)
     #: TLS verification: ``True`` (system/certifi CAs), ``False`` (off) or the path of a CA bundle.
     verify: bool | str = True
+    #: Where the account's shared call budget lives and how it behaves (see ``core.throttle``).
+    budget: BudgetSettings = field(default_factory=BudgetSettings)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -201,17 +204,43 @@ def config_from_fields(
         if raw_rate in (None, "")
         else int(_number(conn_id, "rate_limit_per_minute", raw_rate, integer=True, minimum=1))
     )
+    budget = budget_settings(conn_id, extras)
     return ClientConfig(
         base_url=base_url,
         account_id=login.strip(),
         api_key=password,
         timeout=float(timeout),
-        retry=RetryPolicy(max_retries=int(max_retries)),
         rate_limit_per_minute=rate,
         conn_id=conn_id,
         proxy=resolve_proxy(conn_id, extras.get("proxy")),
         verify=resolve_verify(conn_id, extras.get("verify")),
+        retry=RetryPolicy(max_retries=int(max_retries), max_wait=budget.max_wait),
+        budget=budget,
     )
+
+
+def budget_settings(conn_id: str, extras: Mapping[str, Any]) -> BudgetSettings:
+    """The budget settings: each from the connection's extras, else ``[oktopost]`` in Airflow's config."""
+    values: dict[str, Any] = {}
+    for extra_name, (option, attribute) in OPTIONS.items():
+        raw = extras.get(extra_name)
+        where = extra_name
+        if raw in (None, ""):
+            raw = airflow_option(option)
+        if raw in (None, ""):
+            continue
+        if attribute in ("store", "directory"):
+            values[attribute] = str(raw).strip()
+        elif attribute == "daily_limit":
+            values[attribute] = int(_number(conn_id, where, raw, integer=True, minimum=1))
+        elif attribute == "share_for_other_tools":
+            values[attribute] = _number(conn_id, where, raw, integer=False, minimum=0)
+        else:
+            values[attribute] = _number(conn_id, where, raw, integer=False, minimum=0.001)
+    try:
+        return BudgetSettings(**values)
+    except ValueError as error:
+        raise OktopostConfigError(f"Connection {conn_id!r}: {error}") from None
 
 
 def normalize_extras(extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.operations import Op
+from airflow_provider_oktopost.core.throttle import StoreStep
 from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
 from airflow_provider_oktopost.exceptions import OktopostError
 
@@ -40,6 +42,8 @@ def run_sync(op: Op[T], send: Send, secrets: tuple[str, ...] = ()) -> T:
             if isinstance(action, Sleep):
                 clock.sleep(action.seconds)
                 action = op.send(None)
+            elif isinstance(action, StoreStep):
+                action = op.send(action.run())
             else:
                 action = op.send(send(action))
     except StopIteration as stop:
@@ -59,6 +63,10 @@ async def run_async(op: Op[T], send: AsyncSend, secrets: tuple[str, ...] = ()) -
             if isinstance(action, Sleep):
                 await clock.async_sleep(action.seconds)
                 action = op.send(None)
+            elif isinstance(action, StoreStep):
+                # A store on disk or across the network must not hold the event loop: ask it in a thread.
+                answer = await asyncio.to_thread(action.run) if action.blocking else action.run()
+                action = op.send(answer)
             else:
                 action = op.send(await send(action))
     except StopIteration as stop:

@@ -14,18 +14,25 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from airflow_provider_oktopost.core import clock, wire
+from airflow_provider_oktopost.core.budget.rules import Grant
 from airflow_provider_oktopost.core.config import ClientConfig
-from airflow_provider_oktopost.core.interpret import interpret
-from airflow_provider_oktopost.core.throttle import Throttle, throttle_for
+from airflow_provider_oktopost.core.interpret import DEFAULT_RATE_LIMIT_BLOCK, interpret
+from airflow_provider_oktopost.core.throttle import AccountBudget, StoreStep, budget_for
 from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
-from airflow_provider_oktopost.exceptions import OktopostApiError, OktopostError, OktopostNotFoundError
+from airflow_provider_oktopost.exceptions import (
+    OktopostApiError,
+    OktopostBudgetWaitError,
+    OktopostError,
+    OktopostNotFoundError,
+    OktopostRateLimitError,
+)
 from airflow_provider_oktopost.models import CnamePage, Integration, IntegrationPage, Me
 
 log = logging.getLogger("airflow_provider_oktopost")
 
 T = TypeVar("T")
-Reply = ApiResponse | TransportFailure | None
-Op = Generator[ApiRequest | Sleep, Reply, T]
+Reply = ApiResponse | TransportFailure | Grant | dict[str, str] | None
+Op = Generator[ApiRequest | Sleep | StoreStep, Reply, T]
 
 #: Pages fetched by a full listing; the API's largest page.
 FULL_PAGE = 100
@@ -48,16 +55,39 @@ class Context:
     """What an operation needs besides its arguments: settings and the account's shared budget."""
 
     config: ClientConfig
-    throttle: Throttle
+    budget: AccountBudget
 
     @classmethod
     def for_config(cls, config: ClientConfig) -> Context:
-        """A context with the process-wide call budget of the account (one per base URL and account)."""
-        return cls(config, throttle_for(config.base_url, config.account_id, config.rate_limit_per_minute))
+        """A context with the account's call budget, shared by the deployment's processes (see throttle)."""
+        budget = budget_for(config.base_url, config.account_id, config.rate_limit_per_minute, config.budget)
+        return cls(config, budget)
+
+
+def _budget_wait(ctx: Context, request: ApiRequest, grant: Grant) -> OktopostBudgetWaitError:
+    why = (
+        f"the account is blocked after a 429 for {grant.blocked_for:.0f}s more"
+        if grant.blocked_for > 0
+        else f"its shared budget of {ctx.budget.per_minute} calls per {ctx.config.budget.window:g}s "
+        f"(and {ctx.config.budget.daily_limit} a day) has no free call for {grant.wait:.0f}s"
+    )
+    return OktopostBudgetWaitError(
+        f"{request.describe()} was not sent: Oktopost account {ctx.config.account_id}: {why}",
+        retry_after=grant.wait,
+        blocked=grant.blocked_for > 0,
+        method=request.method,
+        path=request.path,
+    )
 
 
 def call(ctx: Context, request: ApiRequest, *, gone_means_done: bool = False) -> Op[dict[str, Any]]:
     """Send ``request`` until it succeeds, fails permanently or the retry budget is spent.
+
+    Every attempt first takes a slot in the account's shared budget; when the slot is further away than
+    the budget's ``max_wait``, nothing is sent and :class:`OktopostBudgetWaitError` (a rate-limit error
+    carrying the wait) is raised, so a worker can defer instead of holding its slot. A 429 is recorded in
+    the budget as a block for every process (``Retry-After``, or the documented 15 minutes); the retry,
+    if the block is short enough to wait, waits in the budget like everyone else.
 
     Non-idempotent requests are re-sent only when they certainly did not take effect (connection refused,
     429); after a failure that may have committed them, :class:`UnknownOutcome` is raised so the operation
@@ -67,11 +97,14 @@ def call(ctx: Context, request: ApiRequest, *, gone_means_done: bool = False) ->
     attempt = 0
     maybe_committed = False
     while True:
-        wait = ctx.throttle.reserve()
-        if wait > 0:
-            yield Sleep(wait)
+        grant = yield ctx.budget.reserve_step(ctx.config.budget.max_wait)
+        assert isinstance(grant, Grant), "the driver must answer a budget step with its result"
+        if not grant.granted:
+            raise _budget_wait(ctx, request, grant)
+        if grant.wait > 0:
+            yield Sleep(grant.wait)
         reply = yield request
-        assert reply is not None, "the driver must answer a request with a reply"
+        assert isinstance(reply, ApiResponse | TransportFailure), "the driver must answer a request"
         outcome = interpret(request, reply, clock.wall())
         if outcome.data is not None:
             return outcome.data
@@ -83,17 +116,22 @@ def call(ctx: Context, request: ApiRequest, *, gone_means_done: bool = False) ->
         if outcome.committed_unknown and not request.idempotent:
             raise UnknownOutcome(error)
         maybe_committed = maybe_committed or outcome.committed_unknown
-        delay = ctx.config.retry.delay(attempt, outcome.retry_after) if outcome.retryable else None
+        hint = outcome.retry_after
+        rate_limited = isinstance(error, OktopostRateLimitError)
+        if rate_limited:
+            # A shared fact: no process of the deployment sends to this key until the block is over. A 429
+            # without Retry-After means the documented 15-minute block, never a retry within seconds.
+            hint = hint if hint is not None else DEFAULT_RATE_LIMIT_BLOCK
+            yield ctx.budget.block_step(hint)
+        delay = ctx.config.retry.delay(attempt, hint) if outcome.retryable else None
         if delay is None:
             raise error
         attempt += 1
         log.warning(
             "%s; retry %d of %d in %.1fs", error.message, attempt, ctx.config.retry.max_retries, delay
         )
-        if error.status == 429:
-            ctx.throttle.pause(delay)  # every caller of this account holds back, not only this one
-        else:
-            yield Sleep(delay)
+        if not rate_limited:
+            yield Sleep(delay)  # after a 429 the next reservation waits for the block to end
 
 
 def get_me(ctx: Context) -> Op[Me]:

@@ -6,10 +6,12 @@ start of ``execute`` (before any request), runs ``_work`` and turns Oktopost's r
 Airflow outcome:
 
 - 401/403/404/other 4xx/a broken connection: ``AirflowFailException``, because retrying cannot help;
-- rate limited: in deferrable mode the task defers until the block ends (no worker slot is held), then runs
-  ``_work`` again; otherwise, or after :data:`MAX_RATE_LIMIT_DEFERRALS` waits, an
+- rate limited (a 429, a block another process recorded, or a turn in the deployment's shared call budget
+  further away than ``budget_max_wait``): in deferrable mode the task defers until then (no worker slot is
+  held), then runs ``_work`` again; otherwise, or after :data:`MAX_RATE_LIMIT_DEFERRALS` blocks, an
   :class:`~airflow_provider_oktopost.exceptions.OktopostRateLimitError` saying when to retry, which
-  Airflow's task ``retries`` handle;
+  Airflow's task ``retries`` handle. Waiting for a turn (no block) does not count towards the cap: it ends
+  within the budget's window;
 - server and network errors (after the hook's own retries): raised unchanged, for ``retries``.
 """
 
@@ -23,7 +25,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
 from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, OktopostRateLimitError
+from airflow_provider_oktopost.exceptions import (
+    PERMANENT_ERRORS,
+    OktopostBudgetWaitError,
+    OktopostRateLimitError,
+)
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook, check_hook_params
 from airflow_provider_oktopost.validation import Check, validate_arguments
 
@@ -123,8 +129,9 @@ class OktopostBaseOperator(BaseOperator):
             return result
         except OktopostRateLimitError as error:
             resume_at = clock.wall() + error.retry_after
-            if self.deferrable and deferrals < MAX_RATE_LIMIT_DEFERRALS:
-                self._defer_until(resume_at, error, deferrals + 1)
+            turn_only = isinstance(error, OktopostBudgetWaitError) and not error.blocked
+            if self.deferrable and (turn_only or deferrals < MAX_RATE_LIMIT_DEFERRALS):
+                self._defer_until(resume_at, error, deferrals if turn_only else deferrals + 1)
             raise OktopostRateLimitError(
                 f"{error.message}. Retry after {_moment(resume_at)} (in {error.retry_after:.0f}s)"
                 + (

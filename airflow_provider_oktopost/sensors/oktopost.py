@@ -35,10 +35,12 @@ DEFAULT_MAX_FAILING_TIME = timedelta(minutes=10)
 class OktopostIntegrationSensor(BaseSensorOperator):
     """Wait until an integration has ``target_status`` and ``target_state``; returns it as a dict.
 
-    Works in ``poke`` and ``reschedule`` mode, and deferred (``deferrable=True``): then it checks once in
-    the worker (an integration that is already ready costs no trigger) and otherwise waits in the triggerer,
-    reading every ``poke_interval`` seconds until ``timeout`` seconds from now (an absolute deadline, so a
-    triggerer restart does not extend it; ``execution_timeout``, when shorter, also ends the wait).
+    Works in ``poke`` and ``reschedule`` mode, and deferred (``deferrable=True``): then it defers at once,
+    without a call from the worker, and waits in the triggerer, whose per-account poller reads it in its
+    first cycle (an integration that is already ready is seen within seconds) and then every
+    ``poke_interval`` seconds until ``timeout`` seconds from now (an absolute deadline, so a triggerer
+    restart does not extend it; ``execution_timeout``, when shorter, also ends the wait). A thousand
+    sensors deferring together cost no calls until that first cycle, which reads them together.
 
     Refusals that waiting cannot fix (404: no such integration; 401/403: the key is refused; a broken
     connection) fail the task at once with ``AirflowFailException`` (no retries); with ``soft_fail=True``
@@ -119,9 +121,7 @@ class OktopostIntegrationSensor(BaseSensorOperator):
             self._fail(f"Invalid argument after rendering templates: {error}", error)
         if not self.deferrable:
             return self._emit_asset_events(context, super().execute(context))
-        first = self._poke_or_fail(context)
-        if first:
-            return self._emit_asset_events(context, first.xcom_value)
+        # No call from the worker: the triggerer's poller coalesces this read with every other wait.
         from airflow_provider_oktopost.triggers.oktopost import OktopostIntegrationTrigger
 
         now = clock.wall()
@@ -217,13 +217,6 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         if record is not None and (self._failing_since is not None or record.read()):
             record.write(since=None)
         self._failing_since = None
-
-    def _poke_or_fail(self, context: Context) -> PokeReturnValue:
-        """One poke outside ``BaseSensorOperator.execute``, with its soft_fail/never_fail handling."""
-        try:
-            return self.poke(context)
-        except AirflowFailException as error:
-            self._fail(str(error), error)
 
     def _fail(self, message: str, cause: BaseException) -> NoReturn:
         """Fail without retry, or skip when ``soft_fail``/``never_fail`` asks for it."""

@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         "--rate-limit", type=int, default=60, help="calls per minute per key; 0 disables (default 60)"
     )
     parser.add_argument("--block-seconds", type=float, default=900.0, help="block after a 429 (default 900)")
+    parser.add_argument(
+        "--rate-window", type=float, default=60.0, help="seconds the rate limit counts over (default 60)"
+    )
     parser.add_argument("--seed-integrations", type=int, default=0, help="create N integrations at start")
     parser.add_argument(
         "--log-level",
@@ -62,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         validation_delay=args.validation_delay,
         rate_limit_per_minute=args.rate_limit or None,
         block_seconds=args.block_seconds,
+        rate_window_seconds=args.rate_window,
         log_level=args.log_level,
     )
     for index in range(args.seed_integrations):

@@ -32,6 +32,7 @@ class ConfigBody(BaseModel):
     rate_limit_per_minute: int | None = Field(default=None, ge=1)
     block_seconds: float | None = Field(default=None, ge=0)
     forbidden_keys: list[str] | None = None
+    rate_window_seconds: float | None = Field(default=None, gt=0)
 
 
 class AccountBody(BaseModel):

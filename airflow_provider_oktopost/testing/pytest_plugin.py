@@ -26,8 +26,9 @@ def oktopost_sandbox_server() -> Iterator[OktopostSandbox]:
 def oktopost_sandbox(oktopost_sandbox_server: OktopostSandbox) -> OktopostSandbox:
     """The session's sandbox, reset (state and config) for this test.
 
-    The provider's per-account call budget is reset too: it lives for the whole process, and a long test
-    session must not slow down later tests because earlier ones used up the sandbox account's minute.
+    The provider's per-account call budget is reset too (this process's budgets, and the stores they opened
+    are emptied), so a long test session is not slowed down because earlier tests used up the sandbox
+    account's minute.
     """
     from airflow_provider_oktopost.core.throttle import reset_registry
 

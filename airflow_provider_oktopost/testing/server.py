@@ -54,6 +54,7 @@ class OktopostSandbox:
         id_seed: int | None = None,
         ssl_certfile: str | None = None,
         ssl_keyfile: str | None = None,
+        rate_window_seconds: float = 60.0,
     ) -> None:
         #: With a certificate (PEM chain) and its key, the sandbox serves HTTPS (tests of private CAs).
         self.ssl_certfile = ssl_certfile
@@ -68,6 +69,7 @@ class OktopostSandbox:
             rate_limit_per_minute=rate_limit_per_minute,
             block_seconds=block_seconds,
             id_seed=id_seed,
+            rate_window_seconds=rate_window_seconds,
         )
         self.app = create_app(self.state)
         self._server: uvicorn.Server | None = None
@@ -211,6 +213,7 @@ class OktopostSandbox:
         rate_limit_per_minute: int | Unset | None = UNSET,
         block_seconds: float | Unset = UNSET,
         forbidden_keys: Iterable[str] | Unset = UNSET,
+        rate_window_seconds: float | Unset = UNSET,
     ) -> SandboxConfig:
         """See :meth:`SandboxState.configure`."""
         return self.state.configure(
@@ -218,6 +221,7 @@ class OktopostSandbox:
             rate_limit_per_minute=rate_limit_per_minute,
             block_seconds=block_seconds,
             forbidden_keys=forbidden_keys,
+            rate_window_seconds=rate_window_seconds,
         )
 
     def add_account(self, account_id: str, api_key: str) -> None:

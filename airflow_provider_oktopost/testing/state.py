@@ -42,12 +42,18 @@ class SandboxState:
         rate_limit_per_minute: int | None = 60,
         block_seconds: float = 900.0,
         id_seed: int | None = None,
+        rate_window_seconds: float = 60.0,
     ) -> None:
         self._lock = threading.RLock()
         self.account_id = account_id
         self.api_key = api_key
         self._accounts: dict[str, str] = {account_id: api_key}
-        self._initial_config = SandboxConfig(validation_delay, rate_limit_per_minute, block_seconds)
+        self._initial_config = SandboxConfig(
+            validation_delay,
+            rate_limit_per_minute,
+            block_seconds,
+            rate_window_seconds=rate_window_seconds,
+        )
         self._config = self._initial_config
         self._ids = IdFactory(id_seed)
         self.generation = 0
@@ -99,6 +105,7 @@ class SandboxState:
         rate_limit_per_minute: int | Unset | None = UNSET,
         block_seconds: float | Unset = UNSET,
         forbidden_keys: Iterable[str] | Unset = UNSET,
+        rate_window_seconds: float | Unset = UNSET,
     ) -> SandboxConfig:
         """Change some settings; the validation delay applies lazily, also to existing integrations.
 
@@ -113,6 +120,8 @@ class SandboxState:
             changes["block_seconds"] = float(block_seconds)
         if not isinstance(forbidden_keys, Unset):
             changes["forbidden_keys"] = frozenset(forbidden_keys)
+        if not isinstance(rate_window_seconds, Unset):
+            changes["rate_window_seconds"] = float(rate_window_seconds)
         with self._lock:
             self._config = replace(self._config, **changes)
             return self._config
@@ -157,7 +166,11 @@ class SandboxState:
         with self._lock:
             config = self._config
             return self._limiter.admit(
-                api_key, self.now(), config.rate_limit_per_minute, config.block_seconds
+                api_key,
+                self.now(),
+                config.rate_limit_per_minute,
+                config.block_seconds,
+                config.rate_window_seconds,
             )
 
     @property

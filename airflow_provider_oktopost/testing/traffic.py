@@ -28,7 +28,14 @@ class RateLimiter:
         self._blocked_until: dict[str, float] = {}
         self.refused = 0
 
-    def admit(self, key: str, now: float, limit: int | None, block_seconds: float) -> bool:
+    def admit(
+        self,
+        key: str,
+        now: float,
+        limit: int | None,
+        block_seconds: float,
+        window_seconds: float = RATE_WINDOW_SECONDS,
+    ) -> bool:
         """Count one call at ``now``; ``False`` means answer 429."""
         if limit is None:
             return True
@@ -36,7 +43,7 @@ class RateLimiter:
             self.refused += 1
             return False
         window = self._calls.setdefault(key, deque())
-        while window and window[0] <= now - RATE_WINDOW_SECONDS:
+        while window and window[0] <= now - window_seconds:
             window.popleft()
         if len(window) >= limit:
             self._blocked_until[key] = now + block_seconds

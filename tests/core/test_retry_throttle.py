@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
 from airflow_provider_oktopost.core import clock, throttle
+from airflow_provider_oktopost.core.budget.settings import BudgetSettings
 from airflow_provider_oktopost.core.retry import RetryPolicy
 
 
@@ -31,23 +33,33 @@ class FakeClock:
     def __init__(self) -> None:
         self.now = 1000.0
 
-    def monotonic(self) -> float:
+    def wall(self) -> float:
         return self.now
 
 
 @pytest.fixture
 def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(clock, "monotonic", fake.monotonic)
+    monkeypatch.setattr(clock, "wall", fake.wall)
     return fake
 
 
-def test_throttle_never_allows_more_than_the_budget_in_any_window(fake_clock: FakeClock) -> None:
-    bucket = throttle.Throttle(per_minute=5)
+@pytest.fixture(params=["memory", "local"])
+def budget(request: pytest.FixtureRequest, tmp_path: Path) -> throttle.AccountBudget:
+    """One account's budget in each in-machine store (the cross-process tests live in tests/budget)."""
+    throttle.reset_registry()
+    settings = BudgetSettings(store=request.param, directory=str(tmp_path))
+    return throttle.budget_for("https://api", "001a", per_minute=5, settings=settings)
+
+
+def test_budget_never_allows_more_than_the_limit_in_any_window(
+    fake_clock: FakeClock, budget: throttle.AccountBudget
+) -> None:
     sent: list[float] = []
     for _ in range(23):
-        wait = bucket.reserve()
-        sent.append(fake_clock.now + wait)
+        grant = budget.reserve(max_wait=1e9)
+        assert grant.granted
+        sent.append(fake_clock.now + grant.wait)
         fake_clock.now += 0.5
     for start in sent:
         assert sum(1 for t in sent if start <= t < start + 60) <= 5
@@ -55,13 +67,44 @@ def test_throttle_never_allows_more_than_the_budget_in_any_window(fake_clock: Fa
     assert sent[5] == 1060.0
 
 
-def test_throttle_pause_holds_everyone(fake_clock: FakeClock) -> None:
-    bucket = throttle.Throttle(per_minute=50)
-    bucket.pause(30)
-    assert bucket.reserve() == 30
-    assert bucket.paused_for == 30
+def test_a_wait_beyond_the_bound_takes_no_slot(fake_clock: FakeClock, budget: throttle.AccountBudget) -> None:
+    for _ in range(5):
+        assert budget.reserve(max_wait=60).wait == 0
+    refused = budget.reserve(max_wait=30)
+    assert not refused.granted and refused.wait == 60
+    # Nothing was recorded for the refused call: the next caller with a longer bound gets the same slot.
+    assert budget.reserve(max_wait=60).wait == 60
+    assert budget.reserve(max_wait=60).wait == 60.0 + 0  # the second-oldest slot frees at the same time
+
+
+def test_a_block_holds_everyone(fake_clock: FakeClock, budget: throttle.AccountBudget) -> None:
+    budget.block(30)
+    grant = budget.reserve(max_wait=60)
+    assert grant.wait == 30 and grant.blocked_for == 30
     fake_clock.now += 31
-    assert bucket.reserve() == 0
+    assert budget.reserve(max_wait=60).wait == 0
+
+
+def test_the_day_limit_moves_calls_past_midnight_utc(fake_clock: FakeClock, tmp_path: Path) -> None:
+    throttle.reset_registry()
+    settings = BudgetSettings(store="local", directory=str(tmp_path), daily_limit=3)
+    budget = throttle.budget_for("https://api", "001a", per_minute=50, settings=settings)
+    fake_clock.now = 86_400 * 20_000 - 10  # ten seconds before midnight UTC
+    assert [budget.reserve(max_wait=60).wait for _ in range(3)] == [0, 0, 0]
+    grant = budget.reserve(max_wait=3600)
+    assert grant.granted and grant.wait == 10 and grant.day_used == 1
+
+
+def test_polling_slows_down_when_the_day_runs_low(fake_clock: FakeClock, tmp_path: Path) -> None:
+    throttle.reset_registry()
+    settings = BudgetSettings(store="memory", daily_limit=100, share_for_other_tools=0.5)
+    budget = throttle.budget_for("https://api", "001a", per_minute=50, settings=settings)
+    fake_clock.now = 86_400 * 20_000  # midnight: a whole day ahead
+    budget.reserve(max_wait=60)
+    assert budget.polling_pace() == pytest.approx(86_400 / 49)  # 50 for polling, 1 used
+    for _ in range(49):
+        budget.reserve(max_wait=1e9)
+    assert budget.polling_pace() == pytest.approx(86_400)  # polling's share is spent: until midnight
 
 
 def test_registry_shares_per_account() -> None:
@@ -75,4 +118,4 @@ def test_registry_shares_per_account() -> None:
     assert throttle.throttle_for("https://api", "001a", per_minute=40) is a
     assert a.per_minute == 20
     with pytest.raises(ValueError):
-        throttle.Throttle(0)
+        throttle.budget_for("https://api", "001c", per_minute=0)

@@ -52,6 +52,11 @@ async def test_same_errors_as_the_hook(sandbox: OktopostSandbox, no_sleep: SimCl
             await client.get_me()
         assert info.value.retry_after == 900
         sandbox.clear_faults()
+        # The 429 blocked the account for every process; the next call is not even sent.
+        with pytest.raises(OktopostRateLimitError, match=r"not sent.*blocked after a 429") as info:
+            await client.get_me()
+        assert info.value.status is None and 890 < info.value.retry_after <= 900
+        no_sleep.sleep(901)
         sandbox.inject(Fault(kind="status", status=401))
         with pytest.raises(OktopostAuthError):
             await client.get_me()

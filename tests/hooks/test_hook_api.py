@@ -121,4 +121,4 @@ def test_one_session_per_hook(sandbox: OktopostSandbox) -> None:
 
 
 def test_hooks_of_one_account_share_one_budget(sandbox: OktopostSandbox) -> None:
-    assert OktopostHook()._context.throttle is OktopostHook()._context.throttle
+    assert OktopostHook()._context.budget is OktopostHook()._context.budget

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 from operator_support import CNAME, LIST, ONE, ctx
+from support import SimClock
 
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.exceptions import OktopostRateLimitError
@@ -20,6 +21,12 @@ from airflow_provider_oktopost.operators.oktopost import (
 )
 from airflow_provider_oktopost.testing import Fault, OktopostSandbox
 from airflow_provider_oktopost.triggers.oktopost import OktopostWaitTrigger
+
+
+def _sit_out_the_block(sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Move time past the 15-minute block that the 429 recorded in the budget (as the wait trigger does)."""
+    SimClock(sandbox).install(monkeypatch).sleep(901)
+
 
 # ---- rate limits ------------------------------------------------------------------------------------------
 
@@ -64,6 +71,7 @@ def clock_iso(epoch: float) -> str:
 
 def test_rate_limit_with_deferral_defers_to_the_wait_trigger_then_connects_once(
     oktopost_connection_env: OktopostSandbox,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sandbox = oktopost_connection_env
     _block_listing(sandbox)
@@ -87,6 +95,7 @@ def test_rate_limit_with_deferral_defers_to_the_wait_trigger_then_connects_once(
         "moment": deferred.trigger.moment,
         "payload": deferred.trigger.payload,
     }
+    _sit_out_the_block(sandbox, monkeypatch)
     resumed = OktopostConnectIntegrationOperator(
         task_id="c", integration_type="cd", cname_id=CNAME, deferrable=True
     )
@@ -112,7 +121,9 @@ def test_resume_fails_closed_on_an_unexpected_event(
     assert oktopost_connection_env.count() == 0
 
 
-def test_resume_after_connecting_does_not_connect_again(oktopost_connection_env: OktopostSandbox) -> None:
+def test_resume_after_connecting_does_not_connect_again(
+    oktopost_connection_env: OktopostSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sandbox = oktopost_connection_env
     sandbox.inject(Fault(kind="status", status=429, method="GET", path=ONE, headers={"Retry-After": "900"}))
     op = OktopostConnectIntegrationOperator(
@@ -124,6 +135,7 @@ def test_resume_after_connecting_does_not_connect_again(oktopost_connection_env:
     [created] = sandbox.integrations
     assert payload["progress"]["integration_id"] == created["Id"]
     event = {"status": "resume", "payload": payload}
+    _sit_out_the_block(sandbox, monkeypatch)
     fresh = OktopostConnectIntegrationOperator(
         task_id="c", integration_type="cd", cname_id=CNAME, deferrable=True
     )
@@ -136,6 +148,7 @@ def test_resume_after_connecting_does_not_connect_again(oktopost_connection_env:
 
 def test_resume_after_a_rate_limited_connect_adopts_what_that_connect_left(
     oktopost_connection_env: OktopostSandbox,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sandbox = oktopost_connection_env
     sandbox.inject(Fault(kind="status", status=429, method="POST", path=LIST, headers={"Retry-After": "900"}))
@@ -148,6 +161,7 @@ def test_resume_after_a_rate_limited_connect_adopts_what_that_connect_left(
     assert payload["progress"] == {"checked_absent": True}  # this try saw none, then tried to connect
     # Say that connect went through after all: the resumed try must adopt it, not fail or add a second.
     left = sandbox.add_integration(type="cd", cname_id=CNAME)
+    _sit_out_the_block(sandbox, monkeypatch)
     fresh = OktopostConnectIntegrationOperator(
         task_id="c", integration_type="cd", cname_id=CNAME, deferrable=True
     )

@@ -105,6 +105,7 @@ def test_sandbox_client_mirrors_the_python_api(sandbox: OktopostSandbox) -> None
             "rate_limit_per_minute": 60,
             "block_seconds": 900.0,
             "forbidden_keys": [],
+            "rate_window_seconds": 60.0,
         }
 
 

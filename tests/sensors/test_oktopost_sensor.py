@@ -15,6 +15,7 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 from airflow.sdk import DAG
+from support import SimClock
 
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.operators.oktopost import OktopostConnectIntegrationOperator
@@ -162,14 +163,30 @@ def ctx() -> Any:
     return {"ti": FakeTI()}
 
 
-def test_deferrable_checks_once_in_the_worker_before_deferring(
+def test_deferrable_defers_at_once_without_a_call_and_the_poller_sees_it_within_seconds(
     oktopost_connection_env: OktopostSandbox,
 ) -> None:
+    import asyncio
+    import time
+
     sandbox = oktopost_connection_env
     ready = sandbox.add_integration()["Id"]
-    sensor = OktopostIntegrationSensor(task_id="s", integration_id=ready, deferrable=True)
-    assert sensor.execute(ctx())["id"] == ready  # ready already: no trigger
-    assert sandbox.count("GET", ONE) == 1
+    sensor = OktopostIntegrationSensor(task_id="s", integration_id=ready, deferrable=True, poke_interval=60)
+    with pytest.raises(TaskDeferred) as caught:
+        sensor.execute(ctx())
+    assert sandbox.count() == 0  # no call from the worker
+    trigger = caught.value.trigger
+
+    async def first_event() -> Any:
+        async for event in trigger.run():
+            return event.payload
+        return None
+
+    started = time.monotonic()
+    event = asyncio.run(first_event())
+    assert event["status"] == "success" and event["integration"]["id"] == ready
+    assert time.monotonic() - started < 5  # the poller's first cycle, not a poke_interval later
+    assert sandbox.count("GET") == 1
 
 
 def test_deferrable_defers_with_poke_interval_and_an_absolute_deadline(
@@ -215,17 +232,8 @@ def test_execution_timeout_also_bounds_the_deferred_wait(oktopost_connection_env
     assert before + 90 <= caught.value.trigger.end_time <= clock.wall() + 90
 
 
-@pytest.mark.parametrize("soft_fail", [False, True])
-def test_deferrable_first_check_refusal(oktopost_connection_env: OktopostSandbox, soft_fail: bool) -> None:
-    sensor = OktopostIntegrationSensor(
-        task_id="s", integration_id="014missing00000", deferrable=True, soft_fail=soft_fail
-    )
-    with pytest.raises(AirflowSkipException if soft_fail else AirflowFailException, match="404"):
-        sensor.execute(ctx())
-
-
 def test_poke_keeps_waiting_on_transient_errors(
-    oktopost_connection_env: OktopostSandbox, no_backoff: list[float]
+    oktopost_connection_env: OktopostSandbox, no_backoff: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox = oktopost_connection_env
     ready = sandbox.add_integration()["Id"]
@@ -234,6 +242,9 @@ def test_poke_keeps_waiting_on_transient_errors(
     assert not sensor.poke(ctx())
     sandbox.inject(Fault(kind="status", status=429, method="GET", path=ONE, headers={"Retry-After": "900"}))
     assert not sensor.poke(ctx())
+    assert not sensor.poke(ctx())  # the block is recorded: this poke sends nothing
+    assert sandbox.count("GET", f"/v2/integration/{ready}") == 5
+    SimClock(sandbox).install(monkeypatch).sleep(901)
     result = sensor.poke(ctx())
     assert result and result.xcom_value["id"] == ready
 

@@ -1,0 +1,168 @@
+"""The machine-wide store: one SQLite file that every process of the machine opens.
+
+SQLite in WAL mode, every update inside ``BEGIN IMMEDIATE`` (the database's write lock, taken before the
+state is read, so two processes can never both take the last slot of a minute). Times come from this
+machine's clock, which all its processes share. The file holds call times, blocks, day counts and short
+lived listings (integration and CNAME Ids), never a key or a secret.
+
+The file must be on a local disk: SQLite's locking is not reliable on network file systems. Across
+machines, use the Redis store (:mod:`.redis_server`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost.core.budget.rules import Grant, day_of, plan
+
+FILE_NAME = "budget.sqlite3"
+#: How long a process waits for another one's write lock before the store counts as unreachable.
+BUSY_TIMEOUT = 10.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS slots (key TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS slots_key_at ON slots (key, at);
+CREATE TABLE IF NOT EXISTS blocks (key TEXT PRIMARY KEY, until REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS days (key TEXT NOT NULL, day INTEGER NOT NULL, used INTEGER NOT NULL,
+                                 PRIMARY KEY (key, day));
+CREATE TABLE IF NOT EXISTS listings (key TEXT PRIMARY KEY, taken REAL NOT NULL, items TEXT NOT NULL);
+"""
+
+
+class LocalDiskStore:
+    """Budget state in ``<directory>/budget.sqlite3``, shared by every process that opens the same file.
+
+    One connection per process (re-opened after a fork), used under a lock by the process's threads.
+    """
+
+    shared_across_processes = True
+    #: A write may wait for another process's lock: the async driver runs it in a thread.
+    blocking = True
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.path = Path(directory) / FILE_NAME
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def __repr__(self) -> str:
+        return f"LocalDiskStore({str(self.path)!r})"
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            self._conn, self._pid = conn, os.getpid()
+        return self._conn
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self)
+
+    def reserve(self, key: str, *, limit: int, window: float, day_limit: int, max_wait: float) -> Grant:
+        """Take the next slot if it comes within ``max_wait`` seconds (see :func:`.rules.plan`)."""
+        with self._write() as db:
+            now = clock.wall()
+            db.execute("DELETE FROM slots WHERE key = ? AND at <= ?", (key, now - window))
+            slots = [row[0] for row in db.execute("SELECT at FROM slots WHERE key = ? ORDER BY at", (key,))]
+            row = db.execute("SELECT until FROM blocks WHERE key = ?", (key,)).fetchone()
+            blocked_until = float(row[0]) if row else 0.0
+            days = {
+                int(d): int(n)
+                for d, n in db.execute(
+                    "SELECT day, used FROM days WHERE key = ? AND day >= ?", (key, day_of(now))
+                )
+            }
+            at = plan(
+                slots, now, blocked_until, limit=limit, window=window, day_limit=day_limit, day_used=days
+            )
+            day = day_of(at)
+            used = days.get(day, 0)
+            blocked_for = max(0.0, blocked_until - now)
+            if at - now > max_wait:
+                return Grant(at - now, False, used, blocked_for)
+            db.execute("INSERT INTO slots (key, at) VALUES (?, ?)", (key, at))
+            db.execute(
+                "INSERT INTO days (key, day, used) VALUES (?, ?, 1) "
+                "ON CONFLICT (key, day) DO UPDATE SET used = used + 1",
+                (key, day),
+            )
+            db.execute("DELETE FROM days WHERE key = ? AND day < ?", (key, day_of(now) - 1))
+            return Grant(at - now, True, used + 1, blocked_for)
+
+    def block(self, key: str, seconds: float) -> None:
+        """Record that the account is refused for ``seconds`` from now (a 429), for every process."""
+        with self._write() as db:
+            until = clock.wall() + seconds
+            db.execute(
+                "INSERT INTO blocks (key, until) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET until = max(until, excluded.until)",
+                (key, until),
+            )
+
+    def get_listing(self, key: str, max_age: float) -> dict[str, str] | None:
+        """A shared listing (integration Id -> CNAME Id) no older than ``max_age`` seconds, or None."""
+        with self._write() as db:
+            row = db.execute("SELECT taken, items FROM listings WHERE key = ?", (key,)).fetchone()
+        if row is None or float(row[0]) < clock.wall() - max_age:
+            return None
+        items = json.loads(row[1])
+        return {str(k): str(v) for k, v in items.items()} if isinstance(items, dict) else None
+
+    def put_listing(self, key: str, items: dict[str, str]) -> None:
+        """Replace the shared listing, dated now."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO listings (key, taken, items) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET taken = excluded.taken, items = excluded.items",
+                (key, clock.wall(), json.dumps(items)),
+            )
+
+    def add_to_listing(self, key: str, integration_id: str, cname_id: str) -> None:
+        """Add an integration this provider just created to the listing, if there is one."""
+        with self._write() as db:
+            row = db.execute("SELECT items FROM listings WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return
+            items = json.loads(row[0])
+            items[integration_id] = cname_id
+            db.execute("UPDATE listings SET items = ? WHERE key = ?", (json.dumps(items), key))
+
+    def clear(self) -> None:
+        """Forget every account (tests)."""
+        with self._write() as db:
+            for table in ("slots", "blocks", "days", "listings"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error), under the process's lock."""
+
+    def __init__(self, store: LocalDiskStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.store._lock.acquire()
+        try:
+            conn = self.store._connection()
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.store._lock.release()
+            raise
+        return conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            conn = self.store._connection()
+            conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            self.store._lock.release()

@@ -1,0 +1,94 @@
+"""The per-process store: the budget as it was before it was shared, and the fallback when a store is down.
+
+Everything lives in this process's memory, so it only keeps *this* process under the limits. It is what
+``budget_store = "memory"`` selects, and what the provider falls back to (with a warning) when the
+configured shared store cannot be reached.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import insort
+from dataclasses import dataclass, field
+
+from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost.core.budget.rules import Grant, day_of, plan
+
+
+@dataclass
+class _Account:
+    slots: list[float] = field(default_factory=list)
+    blocked_until: float = 0.0
+    days: dict[int, int] = field(default_factory=dict)
+    listings: dict[str, tuple[float, dict[str, str]]] = field(default_factory=dict)
+
+
+class MemoryStore:
+    """Budget state kept in a dict, guarded by a lock (threads of one process share it)."""
+
+    shared_across_processes = False
+    #: Answers never block on I/O: the async driver may call it on the event loop.
+    blocking = False
+
+    def __init__(self) -> None:
+        self._accounts: dict[str, _Account] = {}
+        self._lock = threading.Lock()
+
+    def _account(self, key: str) -> _Account:
+        return self._accounts.setdefault(key, _Account())
+
+    def reserve(self, key: str, *, limit: int, window: float, day_limit: int, max_wait: float) -> Grant:
+        """Take the next slot if it comes within ``max_wait`` seconds (see :func:`.rules.plan`)."""
+        with self._lock:
+            now = clock.wall()
+            account = self._account(key)
+            account.slots = [s for s in account.slots if s > now - window]
+            at = plan(
+                account.slots,
+                now,
+                account.blocked_until,
+                limit=limit,
+                window=window,
+                day_limit=day_limit,
+                day_used=account.days,
+            )
+            day = day_of(at)
+            used = account.days.get(day, 0)
+            blocked_for = max(0.0, account.blocked_until - now)
+            if at - now > max_wait:
+                return Grant(at - now, False, used, blocked_for)
+            insort(account.slots, at)
+            account.days = {d: n for d, n in account.days.items() if d >= day_of(now) - 1}
+            account.days[day] = used + 1
+            return Grant(at - now, True, used + 1, blocked_for)
+
+    def block(self, key: str, seconds: float) -> None:
+        """Record that the account is refused for ``seconds`` from now (a 429)."""
+        with self._lock:
+            account = self._account(key)
+            account.blocked_until = max(account.blocked_until, clock.wall() + seconds)
+
+    def get_listing(self, key: str, max_age: float) -> dict[str, str] | None:
+        """A shared listing (integration Id -> CNAME Id) no older than ``max_age`` seconds, or None."""
+        with self._lock:
+            found = self._account(key).listings.get("listing")
+            if found is None or found[0] < clock.wall() - max_age:
+                return None
+            return dict(found[1])
+
+    def put_listing(self, key: str, items: dict[str, str]) -> None:
+        """Replace the shared listing, dated now."""
+        with self._lock:
+            self._account(key).listings["listing"] = (clock.wall(), dict(items))
+
+    def add_to_listing(self, key: str, integration_id: str, cname_id: str) -> None:
+        """Add an integration this provider just created to the listing, if there is one."""
+        with self._lock:
+            found = self._account(key).listings.get("listing")
+            if found is not None:
+                found[1][integration_id] = cname_id
+
+    def clear(self) -> None:
+        """Forget every account (tests)."""
+        with self._lock:
+            self._accounts.clear()

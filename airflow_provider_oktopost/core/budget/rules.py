@@ -1,0 +1,67 @@
+"""The budget's rules, as one pure function every store applies inside its own atomic update.
+
+A *sliding-window log*: each granted call leaves its send time (a *slot*, possibly in the near future) in
+the store, and a new call gets the earliest time at which no ``window``-second span would hold more than
+``limit`` slots. A token bucket would allow twice its rate across a window boundary; Oktopost counts a
+sliding minute, so the log is what keeps every process of a deployment under it. Two more facts bound the
+slot: the account's *block* (a 429 seen by anyone: nobody sends before it ends) and the *day* (calls
+counted per UTC day; once ``day_limit`` is used, the next slot is after midnight UTC).
+
+The Redis store runs the same rules in Lua (:mod:`.redis_server`); keep both in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A store's answer to a reservation.
+
+    :param wait: Seconds from now until the call may be sent (0 when at once).
+    :param granted: True when the slot was taken; False when ``wait`` exceeded the caller's bound (nothing
+        was recorded: the caller should come back later, or defer).
+    :param day_used: Calls of the account counted on the slot's UTC day, this one included when granted.
+    :param blocked_for: Seconds left of a block recorded after a 429 (0 when none).
+    :param shared: False when the answer comes from this process's own fallback budget, because the
+        configured store could not be reached.
+    """
+
+    wait: float
+    granted: bool
+    day_used: int = 0
+    blocked_for: float = 0.0
+    shared: bool = True
+
+
+def day_of(moment: float) -> int:
+    """The UTC day number (days since the epoch) of an epoch time."""
+    return int(moment // DAY)
+
+
+def plan(
+    slots: Sequence[float],
+    now: float,
+    blocked_until: float,
+    *,
+    limit: int,
+    window: float,
+    day_limit: int,
+    day_used: dict[int, int],
+) -> float:
+    """The earliest send time for one more call.
+
+    :param slots: Send times already granted, ascending, none older than ``now - window``.
+    :param blocked_until: End of the account's block (epoch seconds; in the past when none).
+    :param day_used: Calls counted per UTC day (only the days that matter need to be present).
+    """
+    at = max(now, blocked_until)
+    if len(slots) >= limit:
+        at = max(at, slots[len(slots) - limit] + window)
+    while day_used.get(day_of(at), 0) >= day_limit:
+        at = (day_of(at) + 1) * DAY  # the day is used up: first moment of the next UTC day
+    return at

@@ -1,0 +1,147 @@
+"""One call budget for every process of a deployment, tested with real processes against the sandbox.
+
+Each scenario starts fresh interpreters (``spawn``) that make calls through ``OktopostHook`` at the same
+moment, while the sandbox enforces its limit (``SANDBOX_LIMIT`` calls per ``WINDOW`` seconds, then a
+block). The per-process budget (``memory``, the 0.1 behaviour) runs the same scenario as the control: it
+must trip the limit, or the scenario would prove nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from budget_workers import call_me
+from conftest import BUDGET_LIMIT, SANDBOX_LIMIT, WINDOW
+
+from airflow_provider_oktopost.core import throttle
+from airflow_provider_oktopost.exceptions import OktopostRateLimitError
+from airflow_provider_oktopost.hooks.oktopost import OktopostHook
+from airflow_provider_oktopost.testing import OktopostSandbox
+
+PROCESSES = 4
+CALLS = 8
+
+
+def _connection(sandbox: OktopostSandbox, store: str, directory: Path, **extra: Any) -> str:
+    conn = sandbox.connection_dict()
+    conn["extra"] = {
+        "rate_limit_per_minute": BUDGET_LIMIT,
+        "budget_window_seconds": WINDOW,
+        "budget_store": store,
+        "budget_dir": str(directory),
+        "max_retries": 0,
+        **extra,
+    }
+    return json.dumps(conn)
+
+
+def _run(conn_json: str, processes: int, calls: int) -> list[str]:
+    """Start ``processes`` real processes together; every call's outcome, in no particular order."""
+    spawn = multiprocessing.get_context("spawn")
+    out = spawn.Queue()
+    start_at = time.time() + 6.0  # after every interpreter has imported the provider
+    workers = [
+        spawn.Process(target=call_me, args=(conn_json, calls, start_at, out)) for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes: list[str] = []
+    for _ in workers:
+        outcomes += out.get(timeout=120)[1]
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+    return outcomes
+
+
+def _busiest_window(sandbox: OktopostSandbox) -> int:
+    """The most calls the sandbox admitted in any ``WINDOW``-second span."""
+    times = sorted(r.time for r in sandbox.requests if r.status == 200)
+    return max((sum(1 for t in times if start <= t < start + WINDOW) for start in times), default=0)
+
+
+@pytest.mark.parametrize("store", ["local", "redis"])
+def test_processes_sharing_the_store_never_trip_the_limit(
+    fast_sandbox: OktopostSandbox, store: str, redis_url: str, tmp_path: Path
+) -> None:
+    conn = _connection(fast_sandbox, redis_url if store == "redis" else "local", tmp_path)
+    started = time.monotonic()
+    outcomes = _run(conn, PROCESSES, CALLS)
+    elapsed = time.monotonic() - started
+    assert outcomes == ["ok"] * (PROCESSES * CALLS), outcomes
+    assert fast_sandbox.rate_limited_count == 0
+    # The budget fixes when calls are *sent*; the sandbox counts when they *arrive*. On a busy machine a
+    # call can arrive a few hundred milliseconds late, which in a 2-second "minute" moves it into the next
+    # window; the margin (10 of 12, like 50 of 60) absorbs that, and the sandbox never saw more than 12.
+    assert _busiest_window(fast_sandbox) <= SANDBOX_LIMIT
+    # They did wait for each other: 32 calls at 10 per window take more than two windows.
+    assert elapsed > 2 * WINDOW
+
+
+def test_the_per_process_budget_trips_the_limit(fast_sandbox: OktopostSandbox, tmp_path: Path) -> None:
+    """The control: the same processes, each with its own budget (the 0.1 behaviour), get 429s."""
+    outcomes = _run(_connection(fast_sandbox, "memory", tmp_path), PROCESSES, CALLS)
+    assert fast_sandbox.rate_limited_count > 0
+    assert any("OktopostRateLimitError" in outcome for outcome in outcomes)
+    assert PROCESSES * CALLS > SANDBOX_LIMIT  # the scenario asks for more than one window allows
+
+
+@pytest.mark.parametrize("store", ["local", "redis"])
+def test_a_429_from_another_client_blocks_every_process(
+    fast_sandbox: OktopostSandbox, store: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+
+    conn = _connection(fast_sandbox, redis_url if store == "redis" else "local", tmp_path)
+    # Another tool of the customer's account bursts with the same key and gets the key blocked.
+    other = requests.Session()
+    other.auth = (fast_sandbox.account_id, fast_sandbox.api_key)
+    while other.get(f"{fast_sandbox.base_url}/me", timeout=5).status_code != 429:
+        pass
+    tool_429s = fast_sandbox.rate_limited_count
+    # The first provider call meets the block and records it (no Retry-After: the documented 15 minutes).
+    monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", conn)
+    throttle.reset_registry()
+    with pytest.raises(OktopostRateLimitError) as first:
+        OktopostHook().get_me()
+    assert first.value.status == 429 and first.value.retry_after == 900
+    assert fast_sandbox.rate_limited_count == tool_429s + 1
+    # Every other process now holds back: nothing more reaches the sandbox.
+    outcomes = _run(conn, 3, 2)
+    assert all("OktopostBudgetWaitError" in o and "blocked after a 429" in o for o in outcomes), outcomes
+    assert fast_sandbox.rate_limited_count == tool_429s + 1
+    assert fast_sandbox.count() == len(fast_sandbox.requests)  # sanity: the log holds every request
+
+
+@pytest.mark.parametrize("unreachable", ["redis", "local"])
+def test_an_unreachable_store_warns_and_falls_back(
+    fast_sandbox: OktopostSandbox,
+    unreachable: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from conftest import _free_port
+
+    if unreachable == "redis":
+        store, directory = f"redis://127.0.0.1:{_free_port()}/0", tmp_path  # nothing listens there
+    else:
+        (tmp_path / "a-file").write_text("not a directory")
+        store, directory = "local", tmp_path / "a-file"
+    monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", _connection(fast_sandbox, store, directory))
+    throttle.reset_registry()
+    hook = OktopostHook()
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_oktopost.budget"):
+        for _ in range(3):
+            assert hook.get_me().account_id == fast_sandbox.account_id
+    warnings = [r.getMessage() for r in caplog.records if "cannot be reached" in r.getMessage()]
+    assert len(warnings) == 1, warnings  # loud, but once, not on every call
+    assert "does NOT protect the account" in warnings[0]
+    assert not hook._context.budget.shared
+    assert hook._context.budget.last_grant is not None and not hook._context.budget.last_grant.shared
