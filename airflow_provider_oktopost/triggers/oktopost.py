@@ -24,6 +24,7 @@ from airflow_provider_oktopost.models import target_text
 
 if TYPE_CHECKING:
     from airflow_provider_oktopost.models import Integration
+    from airflow_provider_oktopost.triggers.reading import Reading
     from airflow_provider_oktopost.triggers.waiter import Waiter
 
 _MODULE = __name__
@@ -127,10 +128,11 @@ class OktopostIntegrationTrigger(BaseTrigger):
         The wait for a reading is cut at ``end_time`` (event-loop time, computed from the provider's clock),
         so a poller that is sleeping or stuck on a slow read cannot hold the timeout back. (The poller also
         wakes a waiter at its deadline; under simulated time that is what ends the wait.) A failed read
-        raises the error it ran into, exactly as reading the integration directly would.
+        raises the error it ran into, exactly as reading the integration directly would; what each outcome
+        means is :func:`.reading.judge`'s call, the same the poller makes.
         """
         if self.end_time is None:
-            return await waiter.next_reading()
+            return self._judged(await waiter.next_reading())
         # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that coincides with a reading.
         reading = asyncio.ensure_future(waiter.next_reading())
         try:
@@ -139,8 +141,20 @@ class OktopostIntegrationTrigger(BaseTrigger):
             if not reading.done():
                 reading.cancel()  # a reading still on its way stays in the waiter's inbox
         if reading.done() and not reading.cancelled():
-            return reading.result()
+            return self._judged(reading.result())
         return None
+
+    def _judged(self, reading: Reading) -> Integration | None:
+        """A reading as :meth:`_check` returns it: the integration, ``None`` (woken), or the error raised."""
+        from airflow_provider_oktopost.models import Integration
+        from airflow_provider_oktopost.triggers.reading import Verdict, judge
+
+        if judge(reading, self.target_status, self.target_state) is Verdict.WOKEN:
+            return None
+        if isinstance(reading, BaseException):
+            raise reading  # ERROR or WAIT: the except clauses of run() tell them apart the same way
+        assert isinstance(reading, Integration)
+        return reading
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         secrets: tuple[str, ...] = ()

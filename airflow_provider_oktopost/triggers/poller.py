@@ -19,11 +19,12 @@ Strategy, decided per cycle and re-decided after every page:
 - an integration missing from a *complete* listing is confirmed with an individual read (a 404 then fails
   that waiter only).
 
-Budget: every request goes through the account's process-wide :func:`~..core.throttle.throttle_for`
-budget (``rate_limit_per_minute`` on the connection, 50 by default), so the poller alone stays under the
-60-calls-a-minute burst limit. A 429 that happens anyway (another client of the same key) pauses the whole
-account's polling for ``retry_after`` (the server's hint, or the documented 15-minute block); sleeps are
-always cut at the earliest waiter deadline, so timeouts fire on time during a pause.
+Budget: every request takes its turn from the account's budget, shared by every process of the deployment
+(:mod:`~..core.throttle`). The poller has no pause of its own: before a cycle it asks the budget when the
+next call may go (:meth:`AccountPoller.budget_wait`) and sleeps until then, so a block recorded after a 429
+(by this poller, a task, another triggerer or another tool's burst) holds every read back. When the day's
+calls run low the budget's :meth:`~..core.throttle.AccountBudget.polling_pace` spaces the cycles out.
+Sleeps are always cut at the earliest waiter deadline, so timeouts fire on time during a block.
 
 Listeners (:mod:`.listener`, the integration watchers) subscribe to complete listings instead: when one is
 due, the poller reads every page once for all of them and hands each item to the waiters as well.
@@ -45,15 +46,18 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.operations import FULL_PAGE, next_page
+from airflow_provider_oktopost.core.throttle import budget_for
 from airflow_provider_oktopost.exceptions import (
     PERMANENT_ERRORS,
     TRANSIENT_ERRORS,
     OktopostAuthError,
+    OktopostBudgetWaitError,
     OktopostRateLimitError,
 )
 from airflow_provider_oktopost.models import Integration
 from airflow_provider_oktopost.triggers.listener import Listener
-from airflow_provider_oktopost.triggers.waiter import WAKE, Reading, Waiter
+from airflow_provider_oktopost.triggers.reading import WAKE, Reading
+from airflow_provider_oktopost.triggers.waiter import Waiter
 
 if TYPE_CHECKING:
     import httpx
@@ -104,7 +108,7 @@ async def join(
     poller = _pollers.get(key)
     if poller is None:
         poller = _pollers[key] = AccountPoller(config, key)
-    waiter = Waiter(integration_id, target_status, target_state, float(poll_interval), end_time, poller)
+    waiter = Waiter(integration_id, target_status, target_state, float(poll_interval), end_time)
     poller.add(waiter)
     try:
         yield waiter
@@ -143,7 +147,13 @@ class AccountPoller:
         self._client: OktopostAsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._paused_until = -math.inf
+        #: The account's call budget, shared with every process of the deployment.
+        self.budget = budget_for(
+            config.base_url, config.account_id, config.rate_limit_per_minute, config.budget
+        )
+        #: Wall time before which the budget lets no call go (learned before each cycle and from refusals).
+        self._free_at = -math.inf
+        self._calls_before_cycle = 0
         self._wake_at = math.inf
         #: ``Total`` of the last listing, per type filter (``None``: unfiltered).
         self.totals: dict[str | None, int] = {}
@@ -223,16 +233,38 @@ class AccountPoller:
 
     # -- the loop -------------------------------------------------------------------------------------
 
-    def paused_for(self) -> float:
-        """Seconds left of a rate-limit pause (0 when not paused)."""
-        return max(0.0, self._paused_until - clock.wall())
+    def budget_wait(self) -> float:
+        """Seconds until the account's budget lets the next read go (0: now), as last learned."""
+        return max(0.0, self._free_at - clock.wall())
 
-    def pause(self, seconds: float) -> None:
-        """Hold every read of this account back for ``seconds`` (after a 429)."""
-        self._paused_until = max(self._paused_until, clock.wall() + seconds)
-        log.warning(
-            "Oktopost account %s is rate limited: polling paused for %.0fs", self.config.account_id, seconds
-        )
+    def _hold_until(self, seconds: float) -> None:
+        self._free_at = max(self._free_at, clock.wall() + seconds)
+        for waiter in self.active():
+            waiter.budget_wait = seconds
+
+    async def _ask_budget(self) -> float:
+        """Ask the shared budget (without taking a turn) when the next call may go; a store on disk or
+        across the network is asked from a worker thread, never on the event loop."""
+        peek = self.budget.reserve_step(-1.0)  # a bound below zero only looks: it never takes a turn
+        grant = await asyncio.to_thread(peek.run) if peek.blocking else peek.run()
+        assert grant is not None and not isinstance(grant, dict)
+        self._free_at = clock.wall() + grant.wait
+        for waiter in self.active():
+            waiter.budget_wait = grant.wait
+        if grant.wait > 0:
+            log.info(
+                "Oktopost account %s: the shared call budget lets the next read go in %.0fs%s",
+                self.config.account_id,
+                grant.wait,
+                " (blocked after a 429)" if grant.blocked_for > 0 else "",
+            )
+        return grant.wait
+
+    def _refused(self, error: BaseException) -> bool:
+        """Note a rate limit (a 429, or the budget's refusal to send); True when nothing was sent."""
+        if isinstance(error, OktopostRateLimitError):
+            self._hold_until(error.retry_after)  # the block itself is already in the shared store
+        return isinstance(error, OktopostBudgetWaitError)
 
     def cadence(self) -> float:
         """Seconds between cycles: the shortest ``poll_interval`` among active waiters and listeners."""
@@ -249,7 +281,10 @@ class AccountPoller:
         wait = min([wait] + [x.next_due - now for x in self.listeners])
         if failures:
             wait = max(wait, min(MAX_BACKOFF, 2.0**failures))
-        wait = max(wait, self._paused_until - now)
+        wait = max(wait, self._free_at - now)
+        pace = self.budget.polling_pace()  # the day's calls run low: spread what is left until midnight
+        if pace > 0:
+            wait = max(wait, pace * max(1, self.calls - self._calls_before_cycle))
         deadlines = [w.end_time for w in active if w.end_time is not None]
         if deadlines:
             wait = min(wait, min(deadlines) - now)
@@ -327,9 +362,10 @@ class AccountPoller:
     async def _cycle(self) -> None:
         due = self._due()
         listeners = [x for x in self.listeners if x.next_due < clock.wall() + self.cadence()]
-        if (not due and not listeners) or self.paused_for() > 0:
+        if (not due and not listeners) or await self._ask_budget() > 0:
             return
         self.cycles += 1
+        self._calls_before_cycle = self.calls
         if self._client is None:
             from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
 
@@ -337,13 +373,13 @@ class AccountPoller:
         if listeners:
             seen = await self._list_for_listeners(listeners)
             due = [w for w in due if w.integration_id not in seen and not w.done]
-            if not due or self.paused_for() > 0:
+            if not due or self.budget_wait() > 0:
                 return
         wanted = list(dict.fromkeys(w.integration_id for w in due))
         unread = await self._list(due, wanted)
         for integration_id in unread:
-            if self.paused_for() > 0:
-                return  # the rest stay due; they are read once the block is over
+            if self.budget_wait() > 0:
+                return  # the rest stay due; they are read when the budget allows
             await self._get(integration_id)
 
     async def _get(self, integration_id: str) -> None:
@@ -355,9 +391,9 @@ class AccountPoller:
         except asyncio.CancelledError:
             raise
         except Exception as error:  # each waiter's own verdict, never the others'
+            if self._refused(error):
+                return  # nothing was sent: the waiters stay due and are read when the budget allows
             reading = error
-            if isinstance(error, OktopostRateLimitError):
-                self.pause(error.retry_after)
         self._dispatch(integration_id, reading)
 
     def _dispatch(self, integration_id: str, reading: Reading) -> None:
@@ -388,8 +424,8 @@ class AccountPoller:
         except asyncio.CancelledError:
             raise
         except Exception as error:  # an incomplete listing is no listing: each listener gets the error
-            if isinstance(error, OktopostRateLimitError):
-                self.pause(error.retry_after)
+            if self._refused(error) and not items:
+                return set()  # nothing was sent: the listeners stay due
             for listener in listeners:
                 listener.deliver(error)
             return {item.id for item in items}
@@ -435,8 +471,8 @@ class AccountPoller:
                 self.listing_refused = True
                 return list(remaining)
             except TRANSIENT_ERRORS as error:
-                if isinstance(error, OktopostRateLimitError):
-                    self.pause(error.retry_after)
+                if self._refused(error):
+                    return []  # nothing was sent: the waiters stay due and are read when the budget allows
                 for integration_id in remaining:
                     self._dispatch(integration_id, error)
                 return []

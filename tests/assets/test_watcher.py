@@ -235,8 +235,10 @@ async def test_watchers_of_one_account_share_one_listing(watch_env: OktopostSand
         assert len(poller.listeners) == 3
         cycles, listed = poller.cycles, sandbox.count("GET", LIST)
         await listings_pass(sandbox, 4)
-        # One listing (one page) per poll cycle, whatever the number of watchers.
-        assert sandbox.count("GET", LIST) - listed == poller.cycles - cycles
+        # One listing (one page) per poll cycle, whatever the number of watchers. Either snapshot may fall
+        # inside a cycle (counted, its listing not yet answered: the budget is asked first), hence the 1.
+        assert abs((sandbox.count("GET", LIST) - listed) - (poller.cycles - cycles)) <= 1
+        assert sandbox.count("GET", LIST) - listed >= 4
         sandbox.set_status(a, "invalid")
         await until(lambda: all(len(w.events) == 1 for w in watches))
     finally:
