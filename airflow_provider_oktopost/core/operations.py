@@ -204,12 +204,40 @@ def get_integration(ctx: Context, integration_id: str, with_assets: bool = False
     return Integration.from_api(_integration_object(data, integration_id))
 
 
-def find_integrations(ctx: Context, type: str, cname_id: str) -> Op[list[Integration]]:
-    """Integrations of ``type`` on CNAME ``cname_id``: how a create is checked before it is sent again."""
+def find_integrations(
+    ctx: Context, type: str, cname_id: str, *, shared_listing: bool = False
+) -> Op[list[Integration]]:
+    """Integrations of ``type`` on CNAME ``cname_id``: how a create is checked before it is sent again.
+
+    A full listing of ``type`` costs ``ceil(n / 100)`` calls, so every listing taken here is shared through
+    the budget store, and connects made by the provider are added to it. With ``shared_listing``, a
+    listing some process took within ``listing_ttl`` seconds answers instead of a new one (its entries
+    carry Id, type, CNAME, status and state only). A caller that must see the server's present state (a
+    retry checking what an earlier try left, the recovery after a lost create) leaves it False.
+    """
     wire.require_type("type", type)
     wire.require_id("cname_id", cname_id)
-    matches = yield from list_all(ctx, type)
-    return [item for item in matches if item.cname_id == cname_id and item.type == type]
+    if shared_listing:
+        cached = yield ctx.budget.listing_step(type)
+        if isinstance(cached, dict):
+            found = [_from_listing(i, type, entry) for i, entry in cached.items()]
+            return [item for item in found if item.cname_id == cname_id]
+    listed = [item for item in (yield from list_all(ctx, type)) if item.type == type]
+    yield ctx.budget.put_listing_step(type, {item.id: _listing_entry(item) for item in listed})
+    return [item for item in listed if item.cname_id == cname_id]
+
+
+def _listing_entry(item: Integration) -> str:
+    """How an integration is kept in a shared listing: ``cname<TAB>status<TAB>state``."""
+    data = item.to_dict()
+    return "\t".join(str(data.get(name) or "") for name in ("cname_id", "status", "state"))
+
+
+def _from_listing(integration_id: str, type: str, entry: str) -> Integration:
+    cname, status, state = ([*entry.split("\t"), "", ""])[:3]
+    return Integration.from_api(
+        {"Id": integration_id, "Type": type, "CnameId": cname or None, "Status": status, "State": state}
+    )
 
 
 def connect_integration(
@@ -255,7 +283,9 @@ def connect_integration(
         raw = dict(_integration_object(data, None))
         raw.setdefault("Type", type)
         raw.setdefault("CnameId", cname_id)
-        return Integration.from_api(raw)
+        created = Integration.from_api(raw)
+        yield ctx.budget.add_to_listing_step(type, created.id, _listing_entry(created))
+        return created
 
 
 def lost_create_waits(timeout: float, delay: float) -> list[float]:
@@ -299,11 +329,14 @@ def update_integration(
 ) -> Op[None]:
     """``POST /integration/{id}``: change state, CNAME or settings; safe to resend, so retried like a read."""
     yield from call(ctx, wire.update_request(integration_id, state, cname_id, settings))
+    if cname_id is not None:
+        yield ctx.budget.forget_listings_step()  # shared listings would show the old CNAME
 
 
 def delete_integration(ctx: Context, integration_id: str) -> Op[None]:
     """``DELETE /integration/{id}``; a 404 on a retry means an earlier attempt already deleted it."""
     yield from call(ctx, wire.delete_request(integration_id), gone_means_done=True)
+    yield ctx.budget.forget_listings_step()  # shared listings would still show it
 
 
 def _integration_object(data: dict[str, Any], integration_id: str | None) -> dict[str, Any]:

@@ -56,6 +56,8 @@ class Store(Protocol):
 
     def add_to_listing(self, key: str, integration_id: str, cname_id: str) -> None: ...
 
+    def forget_listings(self, prefix: str) -> None: ...
+
     def clear(self) -> None: ...
 
 
@@ -201,6 +203,14 @@ class AccountBudget:
     def add_to_listing(self, type: str, integration_id: str, cname_id: str) -> None:
         """Add an integration just created to the shared listing of ``type``."""
         self._listing_call(lambda store: store.add_to_listing(f"{self.key}:{type}", integration_id, cname_id))
+
+    def forget_listings(self) -> None:
+        """Drop the account's shared listings (after a delete or a CNAME change)."""
+        self._listing_call(lambda store: store.forget_listings(f"{self.key}:"))
+        self.fallback.forget_listings(f"{self.key}:")
+
+    def forget_listings_step(self) -> StoreStep:
+        return StoreStep(self.forget_listings, self._use().blocking)
 
     def listing_step(self, type: str) -> StoreStep:
         return StoreStep(lambda: self.get_listing(type), self._use().blocking)

@@ -125,9 +125,16 @@ class OktopostHook(BaseHook):
         """One integration; ``with_assets=True`` adds its social credentials and boards."""
         return self._run(ops.get_integration(self._context, integration_id, with_assets))
 
-    def find_integrations(self, type: str, cname_id: str) -> list[Integration]:
-        """The integrations of ``type`` on the CNAME ``cname_id`` (normally zero or one)."""
-        return self._run(ops.find_integrations(self._context, type, cname_id))
+    def find_integrations(
+        self, type: str, cname_id: str, *, shared_listing: bool = False
+    ) -> list[Integration]:
+        """The integrations of ``type`` on the CNAME ``cname_id`` (normally zero or one).
+
+        With ``shared_listing=True`` a listing of ``type`` that a process of the deployment took within
+        ``listing_ttl`` seconds (kept in the budget store) answers without a call; connects made by the
+        provider are added to it, deletes drop it. Otherwise the integrations of ``type`` are listed now.
+        """
+        return self._run(ops.find_integrations(self._context, type, cname_id, shared_listing=shared_listing))
 
     def connect_integration(self, type: str, cname_id: str, **settings: Any) -> Integration:
         """Connect a new integration; keyword arguments are type-specific settings.

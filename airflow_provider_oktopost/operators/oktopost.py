@@ -47,6 +47,12 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
     with ``AirflowFailException`` naming the existing Id(s) (no retry: retrying cannot help; after a Clear
     it fails again with the same message).
 
+    **What it costs.** On a first try the look uses the deployment's shared listing of the type when one was
+    taken within ``listing_ttl`` seconds (a connection extra, 600 by default; the provider's own connects,
+    deletes and CNAME changes keep it current, but an integration another tool creates on the same CNAME in
+    that time is not seen), so a connect costs the POST and the read-back instead of a listing page per 100
+    integrations of the type. A retry, or a try after a Clear, always lists the server.
+
     **Evidence across tries.** Right before it sends the connect, a try writes a record (an Airflow
     Variable, see :mod:`airflow_provider_oktopost.operators.try_records`) keyed by this task instance (DAG,
     run, task, map index) and the target (API host, account, type, CNAME); once the answer arrives it adds
@@ -110,7 +116,14 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
         chosen = self._progress.get("integration_id")  # known when resuming after a rate-limit wait
         if not isinstance(chosen, str):
             record = self._record(context)
-            existing = self.hook.find_integrations(self.integration_type, self.cname_id)
+            # A first try that has sent nothing yet may use a listing shared by the deployment (a connect
+            # then costs the POST and the read-back, not a page per 100 integrations of the type); a retry
+            # or a resumed try looks at the server itself, since an earlier attempt (or the run before a
+            # Clear, which also raises the try number) may have connected.
+            fresh = int(context["ti"].try_number or 1) > 1 or bool(self._progress.get("checked_absent"))
+            existing = self.hook.find_integrations(
+                self.integration_type, self.cname_id, shared_listing=not fresh
+            )
             if existing:
                 chosen = self._choose(existing, record)
             else:

@@ -137,6 +137,11 @@ class LocalDiskStore:
             items[integration_id] = cname_id
             db.execute("UPDATE listings SET items = ? WHERE key = ?", (json.dumps(items), key))
 
+    def forget_listings(self, prefix: str) -> None:
+        """Drop every shared listing whose key starts with ``prefix`` (after a delete or a move)."""
+        with self._write() as db:
+            db.execute("DELETE FROM listings WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+
     def clear(self) -> None:
         """Forget every account (tests)."""
         with self._write() as db:

@@ -88,6 +88,12 @@ class MemoryStore:
             if found is not None:
                 found[1][integration_id] = cname_id
 
+    def forget_listings(self, prefix: str) -> None:
+        """Drop every shared listing whose key starts with ``prefix`` (after a delete or a move)."""
+        with self._lock:
+            for name in [k for k in self._accounts if k.startswith(prefix)]:
+                self._accounts[name].listings.clear()
+
     def clear(self) -> None:
         """Forget every account (tests)."""
         with self._lock:

@@ -167,6 +167,12 @@ class RedisStore:
                     if type(error).__name__ != "WatchError":
                         raise
 
+    def forget_listings(self, prefix: str) -> None:
+        """Drop every shared listing whose key starts with ``prefix`` (after a delete or a move)."""
+        client = self._redis()
+        for name in client.scan_iter(match=f"oktopost:{{{prefix.split(':', 1)[0]}}}:listing:*"):
+            client.delete(name)
+
     def clear(self) -> None:
         """Forget every account (tests): deletes this provider's keys only."""
         client = self._redis()
