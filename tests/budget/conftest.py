@@ -16,20 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from budget_support import SANDBOX_LIMIT, WINDOW, free_port
 
 from airflow_provider_oktopost.testing import OktopostSandbox
-
-#: The sandbox's "minute" in these tests, and the budget's.
-WINDOW = 2.0
-#: Calls the sandbox admits per window (Oktopost: 60 a minute), and the budget's share of them (50 of 60).
-SANDBOX_LIMIT = 12
-BUDGET_LIMIT = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +31,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if binary is None:
         pytest.fail("redis-server is not installed: run scripts/test.sh (ensure_redis in scripts/env.sh)")
     directory: Path = tmp_path_factory.mktemp("redis")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             binary,

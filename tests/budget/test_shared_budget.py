@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from budget_support import BUDGET_LIMIT, SANDBOX_LIMIT, WINDOW, free_port
 from budget_workers import call_me
-from conftest import BUDGET_LIMIT, SANDBOX_LIMIT, WINDOW
 
 from airflow_provider_oktopost.core import throttle
 from airflow_provider_oktopost.exceptions import OktopostRateLimitError
@@ -127,10 +127,8 @@ def test_an_unreachable_store_warns_and_falls_back(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from conftest import _free_port
-
     if unreachable == "redis":
-        store, directory = f"redis://127.0.0.1:{_free_port()}/0", tmp_path  # nothing listens there
+        store, directory = f"redis://127.0.0.1:{free_port()}/0", tmp_path  # nothing listens there
     else:
         (tmp_path / "a-file").write_text("not a directory")
         store, directory = "local", tmp_path / "a-file"

@@ -1,0 +1,71 @@
+"""A bulk onboarding of 50 CNAMEs on a real deployment, with the sandbox enforcing Oktopost's limit.
+
+LocalExecutor with a parallelism of 4 runs the connects as separate task processes, and two triggerers run
+the waits: every one of these processes takes its turn from the one machine-wide budget (the SQLite store
+under the deployment's ``AIRFLOW_HOME``), which is what keeps the account at 0 x 429. Oktopost's real
+limits apply here: 60 calls a minute, then a 15-minute block.
+
+Run with ``pytest tests/e2e/test_deployment_budget.py -m e2e``; it takes about five minutes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from e2e_deployment import Deployment
+from e2e_processes import free_port
+from e2e_rest import RunWatch
+
+from airflow_provider_oktopost.testing.client import SandboxClient
+
+pytestmark = pytest.mark.e2e
+
+BULK = "example_oktopost_bulk_onboarding"
+CNAMES = [f"0CNe2ebudget{n:03d}" for n in range(50)]
+#: Every integration stays invalid for a while, so the waits really wait (and the first reads see it).
+VALIDATION_DELAY = 30.0
+RUN_TIMEOUT = 900.0
+
+
+def test_fifty_cnames_onboard_inside_the_limit_with_two_triggerers(
+    deployment: Deployment, sandbox: SandboxClient
+) -> None:
+    env = {**deployment.airflow_env(), "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
+    deployment._spawn("triggerer-2", deployment._airflow("triggerer"), env)
+    assert deployment.airflow_env()["AIRFLOW__CORE__PARALLELISM"] == "4"
+    sandbox.configure(rate_limit_per_minute=60, block_seconds=900.0, validation_delay=VALIDATION_DELAY)
+    before = sandbox.count()
+    try:
+        deployment.rest.unpause(BULK)
+        run_id = deployment.rest.trigger(BULK, {"cname_ids": CNAMES})
+        watch = deployment.watch(RunWatch(BULK, run_id), timeout=RUN_TIMEOUT)
+    finally:
+        sandbox.configure(rate_limit_per_minute=None, validation_delay=deployment.validation_delay)
+
+    assert watch.state == "success", deployment.run_diagnosis(watch)
+    assert sandbox.rate_limited_count == 0
+    # Exactly one integration per CNAME, valid and active.
+    per_cname = Counter(item["CnameId"] for item in sandbox.integrations if item["CnameId"] in CNAMES)
+    assert per_cname == Counter(CNAMES), per_cname
+    for item in sandbox.integrations:
+        if item["CnameId"] in CNAMES:
+            assert (item["Status"], item["State"]) == ("valid", "active"), item
+    # Both triggerers were up for the whole run (either may have taken any of the waits).
+    assert deployment.components["triggerer"].running()
+    assert deployment.components["triggerer-2"].running()
+    calls = sandbox.count() - before
+    per = calls / len(CNAMES)
+    print(f"\n{len(CNAMES)} CNAMEs onboarded with {calls} calls ({per:.2f} per CNAME), 0 x 429")
+    assert per_cname == Counter(CNAMES), per_cname
+    for item in sandbox.integrations:
+        if item["CnameId"] in CNAMES:
+            assert (item["Status"], item["State"]) == ("valid", "active"), item
+    # Both triggerers were up for the whole run (either may have taken any of the waits).
+    assert deployment.components["triggerer"].running()
+    assert deployment.components["triggerer-2"].running()
+    calls = sandbox.count() - before
+    print(
+        f"\n{len(CNAMES)} CNAMEs onboarded with {calls} calls ({calls / len(CNAMES):.2f} per CNAME), 0 x 429"
+    )
+    assert per <= 3 + 1  # connect + read-back (+ a shared listing), plus the amortised waits
