@@ -233,7 +233,7 @@ def budget_settings(conn_id: str, extras: Mapping[str, Any]) -> BudgetSettings:
             values[attribute] = str(raw).strip()
         elif attribute == "daily_limit":
             values[attribute] = int(_number(conn_id, where, raw, integer=True, minimum=1))
-        elif attribute == "share_for_other_tools":
+        elif attribute in ("share_for_other_tools", "listing_ttl"):  # 0 is meaningful: none / no sharing
             values[attribute] = _number(conn_id, where, raw, integer=False, minimum=0)
         else:
             values[attribute] = _number(conn_id, where, raw, integer=False, minimum=0.001)
