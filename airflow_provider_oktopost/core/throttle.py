@@ -46,19 +46,33 @@ class Store(Protocol):
     shared_across_processes: bool
     blocking: bool
 
-    def reserve(self, key: str, *, limit: int, window: float, day_limit: int, max_wait: float) -> Grant: ...
+    def reserve(self, key: str, *, limit: int, window: float, day_limit: int, max_wait: float) -> Grant:
+        """Take the account's next slot if it comes within ``max_wait`` seconds (see ``budget.rules``)."""
+        ...
 
-    def block(self, key: str, seconds: float) -> None: ...
+    def block(self, key: str, seconds: float) -> None:
+        """Record that the account is refused for ``seconds`` from now."""
+        ...
 
-    def get_listing(self, key: str, max_age: float) -> dict[str, str] | None: ...
+    def get_listing(self, key: str, max_age: float) -> dict[str, str] | None:
+        """A shared listing no older than ``max_age`` seconds, or None."""
+        ...
 
-    def put_listing(self, key: str, items: dict[str, str]) -> None: ...
+    def put_listing(self, key: str, items: dict[str, str]) -> None:
+        """Replace a shared listing, dated now."""
+        ...
 
-    def add_to_listing(self, key: str, integration_id: str, cname_id: str) -> None: ...
+    def add_to_listing(self, key: str, integration_id: str, cname_id: str) -> None:
+        """Add one entry to a shared listing, if there is one."""
+        ...
 
-    def forget_listings(self, prefix: str) -> None: ...
+    def forget_listings(self, prefix: str) -> None:
+        """Drop every shared listing whose key starts with ``prefix``."""
+        ...
 
-    def clear(self) -> None: ...
+    def clear(self) -> None:
+        """Forget everything (tests)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -175,9 +189,11 @@ class AccountBudget:
     # -- the same, as steps for the sans-IO operations ----------------------------------------------
 
     def reserve_step(self, max_wait: float) -> StoreStep:
+        """The sans-IO form of :meth:`reserve` (its answer is a :class:`Grant`)."""
         return StoreStep(lambda: self.reserve(max_wait), self._use().blocking)
 
     def block_step(self, seconds: float) -> StoreStep:
+        """The sans-IO form of :meth:`block`."""
         return StoreStep(lambda: self.block(seconds), self._use().blocking)
 
     # -- shared listings (connect's look for an existing integration) ---------------------------------
@@ -210,15 +226,19 @@ class AccountBudget:
         self.fallback.forget_listings(f"{self.key}:")
 
     def forget_listings_step(self) -> StoreStep:
+        """The sans-IO form of :meth:`forget_listings`."""
         return StoreStep(self.forget_listings, self._use().blocking)
 
     def listing_step(self, type: str) -> StoreStep:
+        """The sans-IO form of :meth:`get_listing`."""
         return StoreStep(lambda: self.get_listing(type), self._use().blocking)
 
     def put_listing_step(self, type: str, items: dict[str, str]) -> StoreStep:
+        """The sans-IO form of :meth:`put_listing`."""
         return StoreStep(lambda: self.put_listing(type, items), self._use().blocking)
 
     def add_to_listing_step(self, type: str, integration_id: str, cname_id: str) -> StoreStep:
+        """The sans-IO form of :meth:`add_to_listing`."""
         return StoreStep(lambda: self.add_to_listing(type, integration_id, cname_id), self._use().blocking)
 
 
