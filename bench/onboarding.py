@@ -188,6 +188,17 @@ def report_section(results: list[dict[str, Any]]) -> str:
             f"{shared['http_429']} x 429; the run took {shared['simulated_s']} simulated seconds against a "
             f"physical limit of {shared['physical_s']} s ({shared['budget_s']} s at the budget's own rate)."
         )
+    for r in runs:
+        real = r["simulated_s"] / r["factor"]
+        lines.append(
+            f"- {r['variant']}: at {r['factor']:g}x, every call's real latency counts {r['factor']:g} "
+            f"times in simulated time. The {r['total_calls']} calls took {real:.0f} real seconds in all, "
+            f"{real / r['total_calls'] * 1000:.0f} ms per call on this machine (1-minute load "
+            f"{r.get('load_1m', 'unknown')} at the end), which is "
+            f"{real / r['total_calls'] * r['factor'] / (60 / throttle.DEFAULT_PER_MINUTE):.1f}x the budget's "
+            "pace of one call per 1.2 simulated seconds: where that is above 1, the machine, not the budget, "
+            "set the simulated time."
+        )
     if shared is not None and base is not None and shared["total_calls"]:
         lines.append(
             f"- The baseline measured in the same run (every connect lists the type itself, as 0.1 did) made "
