@@ -18,7 +18,12 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_oktopost.core import clock, wire
-from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, TRANSIENT_ERRORS, OktopostWaitFailed
+from airflow_provider_oktopost.exceptions import (
+    PERMANENT_ERRORS,
+    TRANSIENT_ERRORS,
+    OktopostRateLimitError,
+    OktopostWaitFailed,
+)
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook, check_hook_params
 from airflow_provider_oktopost.models import target_text
 from airflow_provider_oktopost.operators._base import _DEFERRAL_GRACE
@@ -148,6 +153,11 @@ class OktopostIntegrationSensor(BaseSensorOperator):
             integration = self.hook.get_integration(self.integration_id)
         except PERMANENT_ERRORS as error:
             raise AirflowFailException(str(error)) from error
+        except OktopostRateLimitError as error:
+            # A 429, or nothing sent because the account's shared budget (or a block recorded after a 429)
+            # holds the read back: either ends at a known time, so max_failing_time does not run on it.
+            self.log.info("Integration %s not read yet: %s", self.integration_id, error)
+            return PokeReturnValue(is_done=False)
         except TRANSIENT_ERRORS as error:
             self._read_failed(context, error)
             return PokeReturnValue(is_done=False)
