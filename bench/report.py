@@ -50,10 +50,15 @@ def load(results_file: str) -> dict[str, list[dict[str, Any]]]:
 
 def load_line(results: list[dict[str, Any]]) -> str:
     """The machine's load while a benchmark ran, as each RESULT line recorded it (see common.emit)."""
-    loads = [r["load_1m"] for r in results if "load_1m" in r]
+    loads = [
+        f"{r['load_1m']:.2f}"
+        + (f" ({r.get('mode') or r.get('store')})" if r.get("mode") or r.get("store") else "")
+        for r in results
+        if "load_1m" in r
+    ]
     if not loads:
         return ""
-    return f"1-minute load average when it finished: {', '.join(f'{x:.2f}' for x in loads)}."
+    return f"1-minute load average when it finished: {', '.join(loads)}."
 
 
 def parse_cost_section(results: list[dict[str, Any]]) -> str:
