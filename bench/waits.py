@@ -98,7 +98,7 @@ async def scenario(mode: str) -> dict[str, Any]:
     os.environ["AIRFLOW_CONN_OKTOPOST_DEFAULT"] = json.dumps(conn)
     config = await oktopost_async.aget_client_config("oktopost_default")
 
-    async def cached(conn_id: str) -> Any:
+    async def cached(conn_id: str, **kwargs: Any) -> Any:
         return config
 
     oktopost_async.aget_client_config = cached  # type: ignore[assignment]
@@ -157,9 +157,9 @@ async def scenario(mode: str) -> dict[str, Any]:
         "detect_delay_median_s": round(median(delays), 1),
         "detect_delay_max_s": round(max(delays), 1) if delays else None,
         "added_rss_mb": round(lag.peak_rss - rss0, 1),
-        "loop_lag_max_ms": round(1000 * max(lag.lags), 1),
+        "loop_lag_max_ms": round(1000 * max(lag.lags), 1) if lag.lags else None,
         "loop_lag_p99_ms": round(1000 * percentile(lag.lags, 0.99), 1),
-        "loop_lag_max_simulated_s": round(max(lag.lags) * factor, 2),
+        "loop_lag_max_simulated_s": round(max(lag.lags) * factor, 2) if lag.lags else None,
         "request_latency_median_s": round(median(LATENCIES), 2) if LATENCIES else None,
         "request_latency_max_s": round(max(LATENCIES), 2) if LATENCIES else None,
     }
