@@ -53,6 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # 3.1 + common-compat 1.23: DeprecatedImportWarning
         import airflow.providers.standard.operators.python  # noqa: F401
 
 

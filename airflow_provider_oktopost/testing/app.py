@@ -41,6 +41,10 @@ class _DocumentedBasic(HTTPBase):
         return None
 
 
+# Older FastAPI (0.117, which Airflow 3.1 pins) evaluates a dependency instance's string annotations without
+# the module's globals, so ``request`` became a required query parameter (every call answered 422).
+_DocumentedBasic.__call__.__annotations__["request"] = Request
+
 _basic = _DocumentedBasic(
     scheme="basic", scheme_name="HTTPBasic", description="Account ID as username, API key as password."
 )
