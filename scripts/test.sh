@@ -5,9 +5,9 @@
 #   3. sdist + wheel built and checked (scripts/build.sh), then installed into a clean venv by
 #      tests/packaging/ (the `packaging` marker)
 #   4. pytest on Airflow 3.3.2 (everything: browser, deployment and packaging tests included)
-#   5. pytest on the other environments (OKTOPOST_TEST_VERSIONS; default 3.0.0 with the lowest
-#      dependencies) without browser, deployment and packaging tests, and the connection-form browser
-#      test on OKTOPOST_BROWSER_31 when set
+#   5. pytest on the other environments side by side (OKTOPOST_TEST_VERSIONS; default the latest 3.1.x and
+#      3.0.0 with the lowest dependencies) without browser, deployment and packaging tests, and the
+#      connection-form browser test on 3.1.x (OKTOPOST_BROWSER_31)
 # Usage: scripts/test.sh [extra pytest args]
 # OKTOPOST_UNCONSTRAINED=1 (make test-latest) runs the same against the newest releases instead.
 source "$(dirname "$0")/env.sh"
@@ -16,9 +16,11 @@ cd "$REPO"
 started=$SECONDS
 # The environments make test runs, besides $AIRFLOW_HIGH (everything): the suite without browser, deployment
 # and packaging tests. OKTOPOST_TEST_VERSIONS="3.2.2 3.1.8 3.0.0" overrides (space-separated).
-read -r -a OTHER_VERSIONS <<<"${OKTOPOST_TEST_VERSIONS:-$AIRFLOW_LOW}"
-# The connection-form browser test also runs on this one (empty: skipped).
-BROWSER_31="${OKTOPOST_BROWSER_31:-}"
+# 3.2.2 is not in the default: Airflow 3.2.2's in-process execution API (dag.test) fails in this suite
+# (see CHANGELOG, Known limitations); its constraints file is kept so it can be run by hand.
+read -r -a OTHER_VERSIONS <<<"${OKTOPOST_TEST_VERSIONS:-$AIRFLOW_31 $AIRFLOW_LOW}"
+# The connection-form browser test (the hook-widget form of 3.0/3.1) also runs on this one (empty: skipped).
+BROWSER_31="${OKTOPOST_BROWSER_31-$AIRFLOW_31}"
 BUILD_VERSIONS=("$AIRFLOW_HIGH" "${OTHER_VERSIONS[@]}")
 declare -A VENV
 # Build the environments in parallel (each prints its directory; failures are reported with their log).
@@ -60,14 +62,35 @@ export OKTOPOST_DIST_DIR="$REPO/dist"
 log "pytest on Airflow $AIRFLOW_HIGH (everything: browser, deployment and packaging tests included)"
 "$HIGH/bin/python" -m pytest -p no:cacheprovider "$@"
 
+# The other environments run side by side (one pytest per core; each has its own AIRFLOW_HOME and sandbox
+# ports); their output is printed as each finishes. The 3.1 browser test follows the 3.1 suite.
+other_suite() {
+  local version="$1"
+  shift
+  "${VENV[$version]}/bin/python" -m pytest -p no:cacheprovider -m "not browser and not e2e and not packaging" "$@" \
+    || return 1
+  if [ "$version" = "$BROWSER_31" ]; then
+    echo "==> browser test of the connection form on Airflow $version (hook-method form widgets)"
+    "${VENV[$version]}/bin/python" -m pytest -p no:cacheprovider -m browser "$@" || return 1
+  fi
+}
+logs="$(mktemp -d)"
+pids=()
 for version in "${OTHER_VERSIONS[@]}"; do
-  log "pytest on Airflow $version ($(flavour "$version") dependencies), without browser, deployment and packaging tests"
-  "${VENV[$version]}/bin/python" -m pytest -p no:cacheprovider -m "not browser and not e2e and not packaging" "$@"
+  log "pytest on Airflow $version ($(flavour "$version") dependencies), without browser, deployment and packaging tests (in the background)"
+  other_suite "$version" "$@" >"$logs/$version.log" 2>&1 &
+  pids+=($!)
 done
-
-if [ -n "$BROWSER_31" ]; then
-  log "browser test of the connection form on Airflow $BROWSER_31 (hook-method form widgets)"
-  "${VENV[$BROWSER_31]}/bin/python" -m pytest -p no:cacheprovider -m browser "$@"
-fi
+failed=()
+for i in "${!pids[@]}"; do
+  version="${OTHER_VERSIONS[$i]}"
+  status=0
+  wait "${pids[$i]}" || status=$?
+  log "Output of the suite on Airflow $version (exit status $status)"
+  cat "$logs/$version.log"
+  [ "$status" = 0 ] || failed+=("$version")
+done
+rm -rf "$logs"
+[ "${#failed[@]}" = 0 ] || die "the suite failed on Airflow ${failed[*]} (output above)"
 
 log "All checks passed on Airflow ${BUILD_VERSIONS[*]} in $(((SECONDS - started) / 60)) min $(((SECONDS - started) % 60)) s"
