@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from airflow_provider_oktopost.triggers.waiter import Waiter
 
 _MODULE = __name__
+#: The least time between a trigger's start and its success event (see ``_settle``).
+SETTLE_SECONDS = 10.0
 
 
 def format_moment(epoch: float) -> str:
@@ -156,9 +158,24 @@ class OktopostIntegrationTrigger(BaseTrigger):
         assert isinstance(reading, Integration)
         return reading
 
+    async def _settle(self, started: float) -> None:
+        """Hold a success that comes within :data:`SETTLE_SECONDS` of the trigger's start until then.
+
+        The sensor defers at once, so an integration that is already ready is read within a second of the
+        deferral. Airflow can then mark the task failed: the executor's report that the deferring try
+        ended arrives after the event has already sent the task back to the scheduler (a state mismatch,
+        apache/airflow#66374; seen in the bulk-onboarding deployment test). Never past ``end_time``.
+        """
+        until = started + SETTLE_SECONDS
+        if self.end_time is not None:
+            until = min(until, self.end_time)
+        if until > clock.wall():
+            await clock.async_sleep(until - clock.wall())
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         secrets: tuple[str, ...] = ()
         last: Integration | None = None
+        started = clock.wall()
         try:
             from airflow_provider_oktopost.hooks.oktopost_async import aget_client_config
             from airflow_provider_oktopost.triggers.poller import join
@@ -219,6 +236,7 @@ class OktopostIntegrationTrigger(BaseTrigger):
                     failing_since = None
                     last = reading
                     if last.matches(self.target_status, self.target_state):
+                        await self._settle(started)
                         yield self._event(
                             "success",
                             f"Integration {self.integration_id} reached {self._target()}",

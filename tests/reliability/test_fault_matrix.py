@@ -28,6 +28,7 @@ from airflow_provider_oktopost.core import config as core_config
 from airflow_provider_oktopost.core.operations import LOST_CREATE_LOOKS
 from airflow_provider_oktopost.core.retry import RetryPolicy
 from airflow_provider_oktopost.testing import OktopostSandbox
+from airflow_provider_oktopost.triggers.oktopost import SETTLE_SECONDS
 
 SEED_CNAME = "0CNseed00000001"
 MAX_RETRIES = 3  # the connection default
@@ -123,6 +124,10 @@ def test_fault_matrix(
         # rules below say of a worker's attempt applies to the trigger's attempt that follows.
         assert waits and waits[0].kind == DEFERRAL and waits[0].after_requests == 0, waits
         waits = waits[1:]
+        # A success within SETTLE_SECONDS of the trigger's start is held until then, after the last request
+        # (Airflow can fail a task whose trigger fires within seconds of its deferral): not a retry wait.
+        settle = [w for w in waits if w.after_requests == len(requests_sent) and w.seconds <= SETTLE_SECONDS]
+        waits = [w for w in waits if w not in settle[-1:]]
     if case.category == PERMANENT:
         assert target == 1 and waits == []  # failed on the first answer, no retry
         last = sb.requests[-1]
