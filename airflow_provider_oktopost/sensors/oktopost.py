@@ -42,7 +42,9 @@ class OktopostIntegrationSensor(BaseSensorOperator):
 
     Works in ``poke`` and ``reschedule`` mode, and deferred (``deferrable=True``): then it defers at once,
     without a call from the worker, and waits in the triggerer, whose per-account poller reads it in its
-    first cycle (an integration that is already ready is seen within seconds) and then every
+    first cycle (an integration that is already ready is seen within seconds; the trigger holds that
+    success until 10 s after it started, because Airflow can fail a task whose trigger fires within seconds
+    of its deferral) and then every
     ``poke_interval`` seconds until ``timeout`` seconds from now (an absolute deadline, so a triggerer
     restart does not extend it; ``execution_timeout``, when shorter, also ends the wait). A thousand
     sensors deferring together cost no calls until that first cycle, which reads them together.
