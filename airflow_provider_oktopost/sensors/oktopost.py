@@ -53,7 +53,8 @@ class OktopostIntegrationSensor(BaseSensorOperator):
     connection) fail the task at once with ``AirflowFailException`` (no retries); with ``soft_fail=True``
     they, and the timeout, skip the task instead (``BaseSensorOperator``'s own handling). Server errors,
     network errors and rate limits are logged and the sensor keeps waiting, but not for ever: after
-    ``max_failing_time`` of nothing but such failures (a wrong Base URL, DNS down, a proxy refusing) it
+    ``max_failing_time`` of nothing but server or network failures (a wrong Base URL, DNS down, a proxy
+    refusing; a rate limit is Oktopost answering and does not count) it
     raises :class:`~airflow_provider_oktopost.exceptions.OktopostWaitFailed` naming the last failure, in
     every mode. That error, and a trigger that fails for a reason that is not the integration's (the
     connection cannot be read, the triggerer's poller stopped), fail the try so that ``retries`` apply;
@@ -202,6 +203,11 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         )
 
     def _read_failed(self, context: Context, error: Exception) -> None:
+        if isinstance(error, OktopostRateLimitError):
+            # Oktopost answered: the network path works, it asks us to wait. Not a failure to count.
+            self.log.warning("Integration %s: %s; will try again", self.integration_id, error)
+            self._read_worked(context)
+            return
         now = clock.wall()
         record = self._failure_record(context)
         if self._failing_since is None and record is not None:

@@ -19,7 +19,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.driver import redact
-from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, TRANSIENT_ERRORS
+from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, TRANSIENT_ERRORS, OktopostRateLimitError
 from airflow_provider_oktopost.models import target_text
 
 if TYPE_CHECKING:
@@ -213,9 +213,16 @@ class OktopostIntegrationTrigger(BaseTrigger):
                         return
                     except TRANSIENT_ERRORS as error:
                         now = clock.wall()
-                        failing_since = now if failing_since is None else failing_since
+                        if isinstance(error, OktopostRateLimitError):
+                            failing_since = None  # Oktopost answered (wait, then read): not counted
+                        else:
+                            failing_since = now if failing_since is None else failing_since
                         reason = redact(str(error), secrets)
-                        if self.max_failing_time is not None and now - failing_since >= self.max_failing_time:
+                        if (
+                            failing_since is not None
+                            and self.max_failing_time is not None
+                            and now - failing_since >= self.max_failing_time
+                        ):
                             yield self._event(
                                 "failed",
                                 f"Reading integration {self.integration_id} failed for "
