@@ -203,11 +203,6 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         )
 
     def _read_failed(self, context: Context, error: Exception) -> None:
-        if isinstance(error, OktopostRateLimitError):
-            # Oktopost answered: the network path works, it asks us to wait. Not a failure to count.
-            self.log.warning("Integration %s: %s; will try again", self.integration_id, error)
-            self._read_worked(context)
-            return
         now = clock.wall()
         record = self._failure_record(context)
         if self._failing_since is None and record is not None:
