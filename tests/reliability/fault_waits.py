@@ -127,7 +127,7 @@ def summary(waits: list[Wait]) -> str:
         groups.setdefault((w.kind, w.place), []).append(w.seconds)
     parts = []
     for (kind, place), seconds in groups.items():
-        low, high = min(seconds), max(seconds)
-        span = f"{low:.1f} s" if low == high else f"{low:.1f}-{high:.1f} s"
+        low, high = f"{min(seconds):.1f}", f"{max(seconds):.1f}"
+        span = f"{low} s" if low == high else f"{low}-{high} s"
         parts.append(f"{len(seconds)} {kind} in the {place} ({span})")
     return "; ".join(parts)
