@@ -56,7 +56,15 @@ TABLES = (
     "variable",
 )
 #: Tables the runs below must have written to (else searching them proved nothing).
-MUST_HOLD_ROWS = ("rendered_task_instance_fields", "xcom", "trigger", "task_instance", "dag_run", "log")
+# Tables the runs above must have written to, so that "the key is in none of them" searched something.
+# Two are version-dependent, and the exceptions are Airflow's, not ours: dag.test() on 3.0 runs a deferred
+# task's trigger inline without storing it in the trigger table, and dag.test() on 3.1 writes no rows to the
+# log table. The real deployment test (tests/e2e, Airflow 3.3) audits the trigger table a triggerer writes.
+MUST_HOLD_ROWS = (
+    ("rendered_task_instance_fields", "xcom", "task_instance", "dag_run")
+    + (("trigger",) if AIRFLOW_VERSION >= (3, 1) else ())
+    + (("log",) if AIRFLOW_VERSION[:2] != (3, 1) else ())
+)
 
 
 def audit(
