@@ -21,10 +21,11 @@ from airflow_provider_oktopost.core.operations import (
     FULL_PAGE,
     Context,
     Op,
+    PageCursor,
     UnknownOutcome,
     call,
     list_all,
-    next_page,
+    page_envelope,
 )
 from airflow_provider_oktopost.core.wire import Sleep
 from airflow_provider_oktopost.exceptions import OktopostApiError
@@ -38,32 +39,12 @@ def same_host(a: str, b: str) -> bool:
     return a.lower().removesuffix(".") == b.lower().removesuffix(".")
 
 
-class CnameCursor:
-    """Where a full CNAME listing stands; the same stopping rules as :class:`.operations.PageCursor`."""
-
-    def __init__(self) -> None:
-        self.page: int | None = 0
-        self._max_total = 0
-        self._seen: set[str] = set()
-
-    def advance(self, page: CnamePage) -> list[Cname]:
-        """Take in a fetched page; returns its CNAMEs not seen before and moves to the next page."""
-        self._max_total = max(self._max_total, page.total)
-        fresh = [item for item in page.items if item.id not in self._seen]
-        self._seen.update(item.id for item in fresh)
-        self.page = next_page(page, self._max_total)
-        return fresh
-
-
 def list_cname_page(ctx: Context, page: int = 0, count: int = 25) -> Op[CnamePage]:
     """One page of ``GET /v2/cname``."""
     data = yield from call(ctx, wire.cname_list_request(page, count))
-    items = data.get("Items")
-    items = items if isinstance(items, list) else []
-    total = data.get("Total")
-    total = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else len(items)
+    items, total = page_envelope(data)
     return CnamePage(
-        items=[Cname.from_api(item) for item in items if isinstance(item, dict)],
+        items=[Cname.from_api(item) for item in items],
         total=total,
         page=page,
         count=count,
@@ -72,7 +53,7 @@ def list_cname_page(ctx: Context, page: int = 0, count: int = 25) -> Op[CnamePag
 
 def list_all_cnames(ctx: Context) -> Op[list[Cname]]:
     """Every CNAME of the account, de-duplicated by Id across pages."""
-    cursor = CnameCursor()
+    cursor: PageCursor[Cname] = PageCursor()
     found: list[Cname] = []
     while cursor.page is not None:
         found += cursor.advance((yield from list_cname_page(ctx, cursor.page, FULL_PAGE)))
@@ -158,7 +139,6 @@ def _cname_object(data: dict[str, Any], cname_id: str | None) -> dict[str, Any]:
 
 
 __all__ = [
-    "CnameCursor",
     "cname_users",
     "create_cname",
     "delete_cname",

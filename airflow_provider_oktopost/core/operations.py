@@ -9,9 +9,9 @@ to a create is recovered) are made here once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from airflow_provider_oktopost.core import clock, wire
 from airflow_provider_oktopost.core.budget.rules import Grant
@@ -26,11 +26,42 @@ from airflow_provider_oktopost.exceptions import (
     OktopostNotFoundError,
     OktopostRateLimitError,
 )
-from airflow_provider_oktopost.models import CnamePage, Integration, IntegrationPage, Me
+from airflow_provider_oktopost.models import Integration, IntegrationPage, Me
 
 log = logging.getLogger("airflow_provider_oktopost")
 
 T = TypeVar("T")
+
+
+class _Record(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+ItemT = TypeVar("ItemT", bound=_Record)
+_ItemT_co = TypeVar("_ItemT_co", bound=_Record, covariant=True)
+
+
+class Listing(Protocol[_ItemT_co]):
+    """One page of a full listing (:class:`~..models.IntegrationPage`, :class:`~..models.CnamePage`)."""
+
+    @property
+    def items(self) -> Sequence[_ItemT_co]:
+        """The page's records."""
+
+    @property
+    def total(self) -> int:
+        """The server's count of all matching records."""
+
+    @property
+    def page(self) -> int:
+        """The zero-based page number."""
+
+    @property
+    def count(self) -> int:
+        """The page size asked for."""
+
+
 Reply = ApiResponse | TransportFailure | Grant | dict[str, str] | None
 Op = Generator[ApiRequest | Sleep | StoreStep, Reply, T]
 
@@ -142,19 +173,28 @@ def get_me(ctx: Context) -> Op[Me]:
 def list_page(ctx: Context, type: str | None = None, page: int = 0, count: int = 25) -> Op[IntegrationPage]:
     """``GET /integration``: one page of integrations (zero-based ``page``; ``count`` 25, 50 or 100)."""
     data = yield from call(ctx, wire.list_request(type, page, count))
-    items = data.get("Items")
-    items = items if isinstance(items, list) else []
-    total = data.get("Total")
-    total = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else len(items)
+    items, total = page_envelope(data)
     return IntegrationPage(
-        items=[Integration.from_api(item) for item in items if isinstance(item, dict)],
+        items=[Integration.from_api(item) for item in items],
         total=total,
         page=page,
         count=count,
     )
 
 
-def next_page(page: IntegrationPage | CnamePage, max_total: int) -> int | None:
+def page_envelope(data: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """The records of a list answer (``Items``) and the server's count of all of them (``Total``).
+
+    A missing or malformed ``Items`` is no records; a missing or malformed ``Total`` is the page's own size.
+    """
+    raw = data.get("Items")
+    items = [item for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
+    total = data.get("Total")
+    valid = isinstance(total, int) and not isinstance(total, bool) and total >= 0
+    return items, total if valid and isinstance(total, int) else len(items)
+
+
+def next_page(page: Listing[_Record], max_total: int) -> int | None:
     """The page to fetch after ``page`` in a full listing, or None when the listing is complete.
 
     Stops on an empty or short page, once ``Total`` is reached, and at the last page the largest ``Total``
@@ -168,11 +208,12 @@ def next_page(page: IntegrationPage | CnamePage, max_total: int) -> int | None:
     return following
 
 
-class PageCursor:
+class PageCursor(Generic[ItemT]):
     """Where a full listing stands: the next page to fetch, and the Ids already handed out.
 
-    Shared by :func:`list_all` and the hook's and async client's lazy iterators, so every listing stops by
-    the same rules (:func:`next_page`) and yields an integration that shifts between pages only once.
+    Shared by every full listing (integrations and CNAMEs, in :func:`list_all`, the CNAME operations and the
+    hook's and async client's lazy iterators), so every listing stops by the same rules (:func:`next_page`)
+    and yields a record that shifts between pages only once.
     """
 
     def __init__(self) -> None:
@@ -180,8 +221,8 @@ class PageCursor:
         self._max_total = 0
         self._seen: set[str] = set()
 
-    def advance(self, page: IntegrationPage) -> list[Integration]:
-        """Take in a fetched page; returns its integrations not seen before and moves to the next page."""
+    def advance(self, page: Listing[ItemT]) -> list[ItemT]:
+        """Take in a fetched page; returns its records not seen before and moves to the next page."""
         self._max_total = max(self._max_total, page.total)
         fresh = [item for item in page.items if item.id not in self._seen]
         self._seen.update(item.id for item in fresh)
@@ -191,7 +232,7 @@ class PageCursor:
 
 def list_all(ctx: Context, type: str | None = None) -> Op[list[Integration]]:
     """Every integration (optionally of one type), de-duplicated by Id across pages."""
-    cursor = PageCursor()
+    cursor: PageCursor[Integration] = PageCursor()
     found: list[Integration] = []
     while cursor.page is not None:
         found += cursor.advance((yield from list_page(ctx, type, cursor.page, FULL_PAGE)))

@@ -117,7 +117,7 @@ class OktopostHook(BaseHook):
         Paging stops at ``Total``, on a short or empty page, and never goes past the pages the largest
         ``Total`` seen allows; an integration that shifts between pages is yielded once.
         """
-        cursor = ops.PageCursor()
+        cursor: ops.PageCursor[Integration] = ops.PageCursor()
         while cursor.page is not None:
             yield from cursor.advance(self.list_integrations(type, cursor.page, ops.FULL_PAGE))
 
@@ -162,7 +162,7 @@ class OktopostHook(BaseHook):
 
     def iter_cnames(self) -> Iterator[Cname]:
         """Every CNAME of the account, fetched lazily 100 at a time (the paging rules of integrations)."""
-        cursor = cname_ops.CnameCursor()
+        cursor: ops.PageCursor[Cname] = ops.PageCursor()
         while cursor.page is not None:
             yield from cursor.advance(self.list_cnames(cursor.page, ops.FULL_PAGE))
 

@@ -103,7 +103,7 @@ class OktopostAsyncClient:
 
     async def iter_integrations(self, type: str | None = None) -> AsyncIterator[Integration]:
         """Every integration, 100 per request, with the same stopping rules as the sync hook."""
-        cursor = ops.PageCursor()
+        cursor: ops.PageCursor[Integration] = ops.PageCursor()
         while cursor.page is not None:
             for item in cursor.advance(await self.list_integrations(type, cursor.page, ops.FULL_PAGE)):
                 yield item
