@@ -27,7 +27,8 @@ calls run low the budget's :meth:`~..core.throttle.AccountBudget.polling_pace` s
 Sleeps are always cut at the earliest waiter deadline, so timeouts fire on time during a block.
 
 Listeners (:mod:`.listener`, the integration watchers) subscribe to complete listings instead: when one is
-due, the poller reads every page once for all of them and hands each item to the waiters as well.
+due, the poller reads every page once for all of them and hands each item to the waiters as well. The
+listing itself (paging, pricing a listing against individual reads) lives in :mod:`.listing`.
 
 One shared ``httpx`` pool per poller, closed when the poller stops, i.e. when the last waiter leaves. An
 unexpected exception in a cycle is logged and the poller backs off and continues; if the poller task ends
@@ -45,17 +46,10 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.operations import FULL_PAGE, next_page
 from airflow_provider_oktopost.core.throttle import budget_for
-from airflow_provider_oktopost.exceptions import (
-    PERMANENT_ERRORS,
-    TRANSIENT_ERRORS,
-    OktopostAuthError,
-    OktopostBudgetWaitError,
-    OktopostRateLimitError,
-)
-from airflow_provider_oktopost.models import Integration
+from airflow_provider_oktopost.exceptions import OktopostBudgetWaitError, OktopostRateLimitError
 from airflow_provider_oktopost.triggers.listener import Listener
+from airflow_provider_oktopost.triggers.listing import Lister
 from airflow_provider_oktopost.triggers.reading import WAKE, Reading
 from airflow_provider_oktopost.triggers.waiter import Waiter
 
@@ -72,8 +66,6 @@ MAX_BACKOFF = 60.0
 #: A new poller's first cycle waits until no trigger joined for GATHER_QUIET s (at most GATHER_MAX s).
 GATHER_QUIET = 0.01
 GATHER_MAX = 0.2
-#: Readings handed out per event-loop slice, so that a page of 100 does not hold the loop in one burst.
-DISPATCH_BATCH = 10
 
 
 PollerKey = tuple[asyncio.AbstractEventLoop, str, str, str]
@@ -155,15 +147,19 @@ class AccountPoller:
         self._free_at = -math.inf
         self._calls_before_cycle = 0
         self._wake_at = math.inf
-        #: ``Total`` of the last listing, per type filter (``None``: unfiltered).
-        self.totals: dict[str | None, int] = {}
-        self.listing_refused = False
+        #: Pages through the listing for listeners and (while cheaper than reads) for waiters.
+        self.lister = Lister(self._dispatch, self._refused)
         self.cycles = 0
-        self.calls = 0
+        self._reads = 0
         self.stopped = False
         self.listeners: list[Listener] = []
 
     # -- membership ---------------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> int:
+        """Calls this poller made: listing pages and individual reads."""
+        return self.lister.calls + self._reads
 
     @property
     def http_client(self) -> httpx.AsyncClient | None:
@@ -371,12 +367,12 @@ class AccountPoller:
 
             self._client = OktopostAsyncClient(self.config)
         if listeners:
-            seen = await self._list_for_listeners(listeners)
+            seen = await self.lister.for_listeners(self._client, listeners)
             due = [w for w in due if w.integration_id not in seen and not w.done]
             if not due or self.budget_wait() > 0:
                 return
         wanted = list(dict.fromkeys(w.integration_id for w in due))
-        unread = await self._list(due, wanted)
+        unread = await self.lister.for_waiters(self._client, due, wanted)
         for integration_id in unread:
             if self.budget_wait() > 0:
                 return  # the rest stay due; they are read when the budget allows
@@ -384,7 +380,7 @@ class AccountPoller:
 
     async def _get(self, integration_id: str) -> None:
         assert self._client is not None
-        self.calls += 1
+        self._reads += 1
         reading: Reading
         try:
             reading = await self._client.get_integration(integration_id)
@@ -400,95 +396,6 @@ class AccountPoller:
         for waiter in self._by_id.get(integration_id, ()):
             if not waiter.done:
                 waiter.deliver(reading)
-
-    async def _list_for_listeners(self, listeners: list[Listener]) -> set[str]:
-        """Read every page once for the due listeners; returns the Ids seen (their waiters are served)."""
-        assert self._client is not None
-        types = {x.integration_type for x in listeners}
-        list_type = types.pop() if len(types) == 1 else None
-        items: list[Integration] = []
-        page_no: int | None = 0
-        max_total = 0
-        try:
-            while page_no is not None:
-                self.calls += 1
-                page = await self._client.list_integrations(list_type, page_no, FULL_PAGE)
-                max_total = max(max_total, page.total)
-                self.totals[list_type] = page.total
-                for n, item in enumerate(page.items, 1):
-                    items.append(item)
-                    self._dispatch(item.id, item)
-                    if n % DISPATCH_BATCH == 0:
-                        await asyncio.sleep(0)
-                page_no = next_page(page, max_total)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # an incomplete listing is no listing: each listener gets the error
-            if self._refused(error) and not items:
-                return set()  # nothing was sent: the listeners stay due
-            for listener in listeners:
-                listener.deliver(error)
-            return {item.id for item in items}
-        complete = list({item.id: item for item in items}.values())
-        for listener in listeners:
-            listener.deliver(complete)
-        return {item.id for item in complete}
-
-    def _list_type(self, due: list[Waiter]) -> str | None:
-        types = {w.type for w in due}
-        if len(types) == 1:
-            (only,) = types
-            return only
-        return None
-
-    async def _list(self, due: list[Waiter], wanted: list[str]) -> list[str]:
-        """Page through the listing while it is cheaper than individual reads; returns what is left."""
-        if self.listing_refused:
-            return wanted
-        assert self._client is not None
-        list_type = self._list_type(due)
-        remaining = dict.fromkeys(wanted)
-        known_total = self.totals.get(list_type)
-        max_total = 0
-        page_no: int | None = 0
-        complete = False
-        while remaining and page_no is not None:
-            total = max(max_total, known_total or 0)
-            pages_left = 1 if known_total is None and page_no == 0 else math.ceil(total / FULL_PAGE) - page_no
-            if pages_left >= len(remaining):
-                break
-            self.calls += 1
-            try:
-                page = await self._client.list_integrations(list_type, page_no, FULL_PAGE)
-            except asyncio.CancelledError:
-                raise
-            except OktopostAuthError as error:  # the key itself is refused: a read would be refused too
-                for integration_id in remaining:
-                    self._dispatch(integration_id, error)
-                return []
-            except PERMANENT_ERRORS as error:
-                log.warning("Listing integrations failed (%s); reading them one by one", error)
-                self.listing_refused = True
-                return list(remaining)
-            except TRANSIENT_ERRORS as error:
-                if self._refused(error):
-                    return []  # nothing was sent: the waiters stay due and are read when the budget allows
-                for integration_id in remaining:
-                    self._dispatch(integration_id, error)
-                return []
-            max_total = max(max_total, page.total)
-            self.totals[list_type] = page.total
-            known_total = page.total
-            for n, item in enumerate(page.items, 1):
-                remaining.pop(item.id, None)
-                self._dispatch(item.id, item)
-                if n % DISPATCH_BATCH == 0:
-                    await asyncio.sleep(0)  # let the woken triggers (and everything else) run in slices
-            page_no = next_page(page, max_total)
-            complete = page_no is None
-        if complete and remaining:
-            log.info("%d integration(s) missing from the listing; reading them one by one", len(remaining))
-        return list(remaining)
 
 
 __all__ = ["WAKE", "AccountPoller", "Listener", "Waiter", "active_pollers", "join", "listen"]
