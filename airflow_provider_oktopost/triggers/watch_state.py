@@ -124,9 +124,9 @@ class AssetStateStore:
 
 def default_state_dir() -> Path:
     """``[oktopost] watcher_state_dir``, or ``$AIRFLOW_HOME/oktopost/watcher-state``."""
-    from airflow.providers.common.compat.sdk import conf
+    from airflow_provider_oktopost.core.budget.settings import airflow_option
 
-    configured = conf.get("oktopost", "watcher_state_dir", fallback=None)
+    configured = airflow_option("watcher_state_dir")
     if configured:
         return Path(configured)
     home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")

@@ -10,19 +10,20 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Oktopost's documented limits (see the API facts): 60 calls a minute, 20,000 a day, reset 00:00 UTC.
-DAILY_LIMIT = 20_000
-#: The span Oktopost counts calls over; a setting only so that tests and benchmarks can shorten "a minute".
-WINDOW = 60.0
-#: The share of the day's calls that polling leaves for the account's other tools.
-SHARE_FOR_OTHER_TOOLS = 0.1
-#: The longest a worker waits for its turn in the budget; a longer wait defers or fails the try.
-MAX_WAIT = 60.0
-#: How long a listing of an account's integrations, shared through the store, serves connects.
-LISTING_TTL = 600.0
+from airflow_provider_oktopost.config_options import OPTIONS as DECLARED
+from airflow_provider_oktopost.config_options import SECTION
 
-#: Airflow configuration section of the provider's options.
-SECTION = "oktopost"
+# The defaults are those declared for Airflow's ``[oktopost]`` section (one list: config_options).
+#: Oktopost's documented limits (see the API facts): 60 calls a minute, 20,000 a day, reset 00:00 UTC.
+DAILY_LIMIT = int(DECLARED["daily_limit"]["default"])
+#: The span Oktopost counts calls over; a setting only so that tests and benchmarks can shorten "a minute".
+WINDOW = float(DECLARED["budget_window_seconds"]["default"])
+#: The share of the day's calls that polling leaves for the account's other tools.
+SHARE_FOR_OTHER_TOOLS = float(DECLARED["daily_share_for_other_tools"]["default"])
+#: The longest a worker waits for its turn in the budget; a longer wait defers or fails the try.
+MAX_WAIT = float(DECLARED["budget_max_wait"]["default"])
+#: How long a listing of an account's integrations, shared through the store, serves connects.
+LISTING_TTL = float(DECLARED["listing_ttl"]["default"])
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class BudgetSettings:
     :param listing_ttl: Seconds a shared listing serves connects before it is taken again (600).
     """
 
-    store: str = "local"
+    store: str = str(DECLARED["budget_store"]["default"])
     directory: str = ""
     window: float = WINDOW
     daily_limit: int = DAILY_LIMIT
@@ -82,7 +83,14 @@ OPTIONS = {
 
 
 def airflow_option(name: str) -> str | None:
-    """``[oktopost] <name>`` from Airflow's configuration (or ``AIRFLOW__OKTOPOST__<NAME>``), if set."""
+    """``[oktopost] <name>`` from Airflow's configuration (or ``AIRFLOW__OKTOPOST__<NAME>``), if set.
+
+    The one reader of the section: ``name`` must be declared in
+    :data:`~airflow_provider_oktopost.config_options.OPTIONS`, so that ``airflow config list`` shows every
+    option the provider reads.
+    """
+    if name not in DECLARED:
+        raise KeyError(f"[{SECTION}] {name} is not declared in airflow_provider_oktopost.config_options")
     value = os.environ.get(f"AIRFLOW__{SECTION.upper()}__{name.upper()}")
     if value not in (None, ""):
         return value
