@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
 
-import pendulum
-from pendulum import DateTime
+from airflow_provider_oktopost.timestamps import Timestamp, parse_datetime
 
 
 class IntegrationStatus(StrEnum):
@@ -31,53 +30,6 @@ class IntegrationState(StrEnum):
     DISABLED = "disabled"
 
 
-_DATE_RE = re.compile(r"^\s*(\d{1,4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?")
-
-
-def parse_datetime(value: object) -> DateTime | None:
-    """Parse an Oktopost timestamp as UTC; ``None`` for unset, empty or unparseable values.
-
-    Accepts ``"YYYY-MM-DD HH:MM:SS"`` (padded or not, with ``T`` or a space), a bare date and epoch seconds.
-    """
-    if type(value) is str and len(value) == 19 and value[4] == "-" and value[10] == " " and value[13] == ":":
-        # The shape the API sends for every timestamp: sliced, no regex and no other type checks. A listing
-        # parses two per item, so this is most of the hook's own CPU per integration.
-        try:
-            year = int(value[0:4])
-            if year > 0:
-                return DateTime(
-                    year,
-                    int(value[5:7]),
-                    int(value[8:10]),
-                    int(value[11:13]),
-                    int(value[14:16]),
-                    int(value[17:19]),
-                    tzinfo=pendulum.UTC,
-                )
-        except ValueError:
-            pass  # not digits, or not a real date: the general path below decides
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        try:
-            return pendulum.from_timestamp(float(value), tz="UTC") if value > 0 else None
-        except (OverflowError, OSError, ValueError):
-            return None
-    if not isinstance(value, str):
-        return None
-    match = _DATE_RE.match(value)
-    if not match:
-        return None
-    year, month, day, hour, minute, second = (int(g) if g else 0 for g in match.groups())
-    if year == 0:
-        return None
-    try:
-        # The class itself, not pendulum.datetime(): ten times cheaper, and a listing parses two per item.
-        return DateTime(year, month, day, hour, minute, second, tzinfo=pendulum.UTC)
-    except ValueError:
-        return None
-
-
 #: Members by value: a dict lookup costs a fraction of calling the enum class (once per item of a listing).
 _MEMBERS: dict[type[Enum], dict[str, Enum]] = {
     enum: {member.value: member for member in enum} for enum in (IntegrationStatus, IntegrationState)
@@ -86,12 +38,19 @@ _MEMBERS: dict[type[Enum], dict[str, Enum]] = {
 
 def _enum_or_str(enum: type[IntegrationStatus] | type[IntegrationState], value: object) -> Any:
     """The enum member for a known value, else the raw string: unknown values must not crash parsing."""
+    members = _MEMBERS[enum]
+    if type(value) is str and value in members:  # the API's own spelling: one lookup
+        return members[value]
     text = "" if value is None else str(value)
-    return _MEMBERS[enum].get(text.lower(), text)
+    return members.get(text.lower(), text)
 
 
 def _opt_str(value: object) -> str | None:
     return None if value is None or value == "" else str(value)
+
+
+_new_instance = object.__new__
+_set_attr = object.__setattr__  # what a frozen dataclass's own __init__ uses
 
 
 @dataclass(frozen=True)
@@ -112,8 +71,8 @@ class Integration:
     cname_id: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     assets: dict[str, Any] | None = None
-    created: DateTime | None = None
-    modified: DateTime | None = None
+    created: Timestamp = Timestamp()  # noqa: RUF009 - a descriptor: text parsed on first read
+    modified: Timestamp = Timestamp()  # noqa: RUF009 - a descriptor: text parsed on first read
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -129,24 +88,45 @@ class Integration:
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Integration:
-        """Build from an ``Integration`` object or a list item as the API returns it."""
-        version = data.get("Version")
-        settings = data.get("SettingsData")
-        assets = data.get("Assets")
-        return cls(
-            id=str(data.get("Id") or ""),
-            type=str(data.get("Type") or ""),
-            status=_enum_or_str(IntegrationStatus, data.get("Status")),
-            state=_enum_or_str(IntegrationState, data.get("State")),
-            account_id=_opt_str(data.get("AccountId")),
-            version=version if isinstance(version, int) and not isinstance(version, bool) else None,
-            cname_id=_opt_str(data.get("CnameId")),
-            settings=settings if isinstance(settings, dict) else {},
-            assets=assets if isinstance(assets, dict) else None,
-            created=parse_datetime(data.get("Created")),
-            modified=parse_datetime(data.get("Modified")),
-            raw=dict(data),
+        """Build from an ``Integration`` object or a list item as the API returns it (``raw`` is a copy)."""
+        return cls._from_owned(dict(data))
+
+    @classmethod
+    def _from_owned(cls, data: dict[str, Any]) -> Integration:
+        """:meth:`from_api` for a dict nobody else holds (kept as ``raw`` without a copy).
+
+        A listing calls this once per record, so it fills the frozen instance's ``__dict__`` in one step
+        instead of through ``__init__`` (one ``object.__setattr__`` per field) and leaves the dates as text
+        for :class:`~.timestamps.Timestamp` to parse when read. The values are those of the lenient rules.
+        """
+        get = data.get
+        status = get("Status")
+        state = get("State")
+        account_id = get("AccountId")
+        version = get("Version")
+        cname_id = get("CnameId")
+        settings = get("SettingsData")
+        assets = get("Assets")
+        item = _new_instance(cls)
+        _set_attr(
+            item,
+            "__dict__",
+            {
+                "id": str(get("Id") or ""),
+                "type": str(get("Type") or ""),
+                "status": _enum_or_str(IntegrationStatus, status),
+                "state": _enum_or_str(IntegrationState, state),
+                "account_id": account_id if type(account_id) is str and account_id else _opt_str(account_id),
+                "version": version if type(version) is int else None,
+                "cname_id": cname_id if type(cname_id) is str and cname_id else _opt_str(cname_id),
+                "settings": settings if type(settings) is dict else {},
+                "assets": assets if type(assets) is dict else None,
+                "_created_text": get("Created"),
+                "_modified_text": get("Modified"),
+                "raw": data,
+            },
         )
+        return item
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (for XCom and trigger events); dates as ISO 8601 UTC strings.
@@ -196,6 +176,20 @@ def mask_secret_values(data: dict[str, Any]) -> dict[str, Any]:
 
     masked: dict[str, Any] = walk(data)
     return masked
+
+
+def integrations_of_page(items: list[dict[str, Any]]) -> list[Integration]:
+    """The records of a list answer just decoded: each dict becomes its integration's ``raw`` as it is (the
+    decoded page belongs to the caller alone, so the per-record copy :meth:`Integration.from_api` makes is
+    not needed)."""
+    build = Integration._from_owned
+    return [build(item) for item in items]
+
+
+def cnames_of_page(items: list[dict[str, Any]]) -> list[Cname]:
+    """:func:`integrations_of_page` for CNAMEs."""
+    build = Cname._from_owned
+    return [build(item) for item in items]
 
 
 def _value(member: Enum | str) -> str:
@@ -250,21 +244,34 @@ class Cname:
     id: str
     name: str
     account_id: str | None = None
-    created: DateTime | None = None
-    modified: DateTime | None = None
+    created: Timestamp = Timestamp()  # noqa: RUF009 - a descriptor: text parsed on first read
+    modified: Timestamp = Timestamp()  # noqa: RUF009 - a descriptor: text parsed on first read
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Cname:
-        """Build from a ``Cname`` object or a list item as the API returns it."""
-        return cls(
-            id=str(data.get("Id") or ""),
-            name=str(data.get("Name") or ""),
-            account_id=_opt_str(data.get("AccountId")),
-            created=parse_datetime(data.get("Created")),
-            modified=parse_datetime(data.get("Modified")),
-            raw=dict(data),
+        """Build from a ``Cname`` object or a list item as the API returns it (as
+        :meth:`Integration.from_api` does: fields set directly, dates parsed when read)."""
+        return cls._from_owned(dict(data))
+
+    @classmethod
+    def _from_owned(cls, data: dict[str, Any]) -> Cname:
+        """:meth:`from_api` for a dict nobody else holds (see :meth:`Integration._from_owned`)."""
+        get = data.get
+        item = _new_instance(cls)
+        _set_attr(
+            item,
+            "__dict__",
+            {
+                "id": str(get("Id") or ""),
+                "name": str(get("Name") or ""),
+                "account_id": _opt_str(get("AccountId")),
+                "_created_text": get("Created"),
+                "_modified_text": get("Modified"),
+                "raw": data,
+            },
         )
+        return item
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (for XCom); dates as ISO 8601 UTC strings."""

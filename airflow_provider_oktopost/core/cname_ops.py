@@ -29,7 +29,7 @@ from airflow_provider_oktopost.core.operations import (
 )
 from airflow_provider_oktopost.core.wire import Sleep
 from airflow_provider_oktopost.exceptions import OktopostApiError
-from airflow_provider_oktopost.models import Cname, CnamePage, Integration
+from airflow_provider_oktopost.models import Cname, CnamePage, Integration, cnames_of_page
 
 log = logging.getLogger("airflow_provider_oktopost")
 
@@ -44,7 +44,7 @@ def list_cname_page(ctx: Context, page: int = 0, count: int = 25) -> Op[CnamePag
     data = yield from call(ctx, wire.cname_list_request(page, count))
     items, total = page_envelope(data)
     return CnamePage(
-        items=[Cname.from_api(item) for item in items],
+        items=cnames_of_page(items),
         total=total,
         page=page,
         count=count,

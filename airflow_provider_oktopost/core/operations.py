@@ -26,7 +26,7 @@ from airflow_provider_oktopost.exceptions import (
     OktopostNotFoundError,
     OktopostRateLimitError,
 )
-from airflow_provider_oktopost.models import Integration, IntegrationPage, Me
+from airflow_provider_oktopost.models import Integration, IntegrationPage, Me, integrations_of_page
 
 log = logging.getLogger("airflow_provider_oktopost")
 
@@ -175,7 +175,7 @@ def list_page(ctx: Context, type: str | None = None, page: int = 0, count: int =
     data = yield from call(ctx, wire.list_request(type, page, count))
     items, total = page_envelope(data)
     return IntegrationPage(
-        items=[Integration.from_api(item) for item in items],
+        items=integrations_of_page(items),
         total=total,
         page=page,
         count=count,

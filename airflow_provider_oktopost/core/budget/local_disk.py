@@ -31,6 +31,29 @@ CREATE TABLE IF NOT EXISTS blocks (key TEXT PRIMARY KEY, until REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS days (key TEXT NOT NULL, day INTEGER NOT NULL, used INTEGER NOT NULL,
                                  PRIMARY KEY (key, day));
 CREATE TABLE IF NOT EXISTS listings (key TEXT PRIMARY KEY, taken REAL NOT NULL, items TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS slot_counts (key TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS slot_added AFTER INSERT ON slots BEGIN
+    INSERT INTO slot_counts (key, n) VALUES (new.key, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS slot_removed AFTER DELETE ON slots BEGIN
+    UPDATE slot_counts SET n = n - 1 WHERE key = old.key;
+END;
+"""
+#: ``slot_counts`` holds how many slots each account has in ``slots``, kept by the two triggers (so by every
+#: process that writes the file, whatever its version). It is recounted whenever a process opens the file,
+#: in the same transaction as the schema, so a file written before the triggers existed is counted right.
+_RECOUNT = """
+DELETE FROM slot_counts;
+INSERT INTO slot_counts (key, n) SELECT key, count(*) FROM slots GROUP BY key;
+"""
+
+#: The slot that decides the next send time (the ``limit``-th most recent, when there are that many) and the
+#: block, in one statement. The count says whether there are ``limit`` slots without reading them, and the
+#: index then walks back ``limit`` entries at most: the cost does not grow with the calls in the window.
+_LIMITING_SLOT_AND_BLOCK = """
+SELECT CASE WHEN (SELECT n FROM slot_counts WHERE key = ?1) >= ?2 + 1
+            THEN (SELECT at FROM slots WHERE key = ?1 ORDER BY at DESC LIMIT 1 OFFSET ?2) END,
+       (SELECT until FROM blocks WHERE key = ?1)
 """
 
 
@@ -61,7 +84,13 @@ class LocalDiskStore:
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            try:
+                conn.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}{_RECOUNT}COMMIT;")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                conn.close()
+                raise
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
@@ -73,9 +102,9 @@ class LocalDiskStore:
         with self._write() as db:
             now = clock.wall()
             db.execute("DELETE FROM slots WHERE key = ? AND at <= ?", (key, now - window))
-            slots = [row[0] for row in db.execute("SELECT at FROM slots WHERE key = ? ORDER BY at", (key,))]
-            row = db.execute("SELECT until FROM blocks WHERE key = ?", (key,)).fetchone()
-            blocked_until = float(row[0]) if row else 0.0
+            # One row: the limit-th most recent slot, if any, and the block (see _LIMITING_SLOT_AND_BLOCK).
+            limiting, blocked = db.execute(_LIMITING_SLOT_AND_BLOCK, (key, limit - 1)).fetchone()
+            blocked_until = float(blocked) if blocked is not None else 0.0
             days = {
                 int(d): int(n)
                 for d, n in db.execute(
@@ -83,7 +112,12 @@ class LocalDiskStore:
                 )
             }
             at = plan(
-                slots, now, blocked_until, limit=limit, window=window, day_limit=day_limit, day_used=days
+                None if limiting is None else float(limiting),
+                now,
+                blocked_until,
+                window=window,
+                day_limit=day_limit,
+                day_used=days,
             )
             day = day_of(at)
             used = days.get(day, 0)
@@ -96,7 +130,8 @@ class LocalDiskStore:
                 "ON CONFLICT (key, day) DO UPDATE SET used = used + 1",
                 (key, day),
             )
-            db.execute("DELETE FROM days WHERE key = ? AND day < ?", (key, day_of(now) - 1))
+            if used == 0:  # the day's first call: the place to drop days no reservation reads any more
+                db.execute("DELETE FROM days WHERE key = ? AND day < ?", (key, day_of(now) - 1))
             return Grant(at - now, True, used + 1, blocked_for)
 
     def block(self, key: str, seconds: float) -> None:
@@ -145,7 +180,7 @@ class LocalDiskStore:
     def clear(self) -> None:
         """Forget every account (tests)."""
         with self._write() as db:
-            for table in ("slots", "blocks", "days", "listings"):
+            for table in ("slots", "blocks", "days", "listings", "slot_counts"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
 

@@ -12,7 +12,7 @@ from bisect import insort
 from dataclasses import dataclass, field
 
 from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.budget.rules import Grant, day_of, plan
+from airflow_provider_oktopost.core.budget.rules import Grant, day_of, limiting_slot, plan
 
 
 @dataclass
@@ -44,10 +44,9 @@ class MemoryStore:
             account = self._account(key)
             account.slots = [s for s in account.slots if s > now - window]
             at = plan(
-                account.slots,
+                limiting_slot(account.slots, limit),
                 now,
                 account.blocked_until,
-                limit=limit,
                 window=window,
                 day_limit=day_limit,
                 day_used=account.days,

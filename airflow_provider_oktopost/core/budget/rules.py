@@ -44,24 +44,30 @@ def day_of(moment: float) -> int:
 
 
 def plan(
-    slots: Sequence[float],
+    limiting: float | None,
     now: float,
     blocked_until: float,
     *,
-    limit: int,
     window: float,
     day_limit: int,
     day_used: dict[int, int],
 ) -> float:
     """The earliest send time for one more call.
 
-    :param slots: Send times already granted, ascending, none older than ``now - window``.
+    :param limiting: The ``limit``-th most recent send time already granted within the window (none
+        older than ``now - window``), or None when fewer than ``limit`` are: only that one slot decides, so
+        a store reads one row, not the whole window (:func:`limiting_slot` picks it from a sorted list).
     :param blocked_until: End of the account's block (epoch seconds; in the past when none).
     :param day_used: Calls counted per UTC day (only the days that matter need to be present).
     """
     at = max(now, blocked_until)
-    if len(slots) >= limit:
-        at = max(at, slots[len(slots) - limit] + window)
+    if limiting is not None:
+        at = max(at, limiting + window)
     while day_used.get(day_of(at), 0) >= day_limit:
         at = (day_of(at) + 1) * DAY  # the day is used up: first moment of the next UTC day
     return at
+
+
+def limiting_slot(slots: Sequence[float], limit: int) -> float | None:
+    """The ``limit``-th most recent of ``slots`` (ascending), or None when there are fewer than ``limit``."""
+    return slots[len(slots) - limit] if len(slots) >= limit else None
