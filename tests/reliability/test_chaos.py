@@ -188,7 +188,8 @@ def test_example_dag_survives_chaos(
     monkeypatch.setattr(core_config, "RetryPolicy", seeded_policy)
     chaos_seed = zlib.crc32(f"{name}/{seed}".encode())  # each DAG its own draws
     sb.set_chaos(RATE, seed=chaos_seed, kinds=CHAOS_KINDS)
-    monkeypatch.setattr(sb.state, "next_fault", FirstAttemptFaults(sb, random.Random(chaos_seed)))
+    first_attempts = FirstAttemptFaults(sb, random.Random(chaos_seed))
+    monkeypatch.setattr(sb.state, "next_fault", first_attempts)
     outcome = DAGS[name](sb)
     sb.set_chaos(0)
     log = sb.requests
@@ -211,6 +212,9 @@ def test_example_dag_survives_chaos(
             "faults injected": ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items())) or "none",
             "requests hit": _rendered(hit),
             "_hits": len(chaos),
+            "_rate": RATE,
+            "_first_attempt_hits": len(first_attempts.forced),
+            "_requests": sb.count(),
             "_operations": sorted({operation(r) for r in log}),
             "_hit_operations": sorted(hit),
             "requests": f"{sb.count()} ({creates} create POSTs)",
