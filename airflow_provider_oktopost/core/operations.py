@@ -87,12 +87,14 @@ class Context:
 
     config: ClientConfig
     budget: AccountBudget
+    #: The triggerer's poller: its calls stop at the budget's polling share of the day.
+    polling: bool = False
 
     @classmethod
-    def for_config(cls, config: ClientConfig) -> Context:
+    def for_config(cls, config: ClientConfig, *, polling: bool = False) -> Context:
         """A context with the account's call budget, shared by the deployment's processes (see throttle)."""
         budget = budget_for(config.base_url, config.account_id, config.rate_limit_per_minute, config.budget)
-        return cls(config, budget)
+        return cls(config, budget, polling)
 
 
 def _budget_wait(ctx: Context, request: ApiRequest, grant: Grant) -> OktopostBudgetWaitError:
@@ -128,7 +130,7 @@ def call(ctx: Context, request: ApiRequest, *, gone_means_done: bool = False) ->
     attempt = 0
     maybe_committed = False
     while True:
-        grant = yield ctx.budget.reserve_step(ctx.config.budget.max_wait)
+        grant = yield ctx.budget.reserve_step(ctx.config.budget.max_wait, polling=ctx.polling)
         assert isinstance(grant, Grant), "the driver must answer a budget step with its result"
         if not grant.granted:
             raise _budget_wait(ctx, request, grant)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,8 +130,20 @@ class AccountBudget:
                 RETRY_STORE_AFTER,
             )
 
-    def reserve(self, max_wait: float) -> Grant:
-        """Take a slot for one call if it comes within ``max_wait`` seconds (``-1``: only look)."""
+    @property
+    def polling_day_limit(self) -> int:
+        """Calls a day polling may bring the account to: the daily limit less the share for other tools."""
+        return max(1, math.floor(self.settings.daily_limit * (1 - self.settings.share_for_other_tools)))
+
+    def reserve(self, max_wait: float, *, polling: bool = False) -> Grant:
+        """Take a slot for one call if it comes within ``max_wait`` seconds (``-1``: only look).
+
+        A ``polling`` call (the triggerer's poller) counts against :attr:`polling_day_limit` instead of the
+        daily limit, inside the store's atomic update: once the account's calls of the day reach it, the
+        next polling slot is after midnight UTC, whichever process polls, so the share kept for the
+        account's other tools is never used by polling (operators' own calls may still use it).
+        """
+        day_limit = self.polling_day_limit if polling else self.settings.daily_limit
         store = self._use()
         grant: Grant | None = None
         if store is not self.fallback:
@@ -139,7 +152,7 @@ class AccountBudget:
                     self.key,
                     limit=self.per_minute,
                     window=self.settings.window,
-                    day_limit=self.settings.daily_limit,
+                    day_limit=day_limit,
                     max_wait=max_wait,
                 )
             except Exception as error:
@@ -149,7 +162,7 @@ class AccountBudget:
                 self.key,
                 limit=self.per_minute,
                 window=self.settings.window,
-                day_limit=self.settings.daily_limit,
+                day_limit=day_limit,
                 max_wait=max_wait,
             )
             grant = Grant(local.wait, local.granted, local.day_used, local.blocked_for, shared=False)
@@ -178,8 +191,7 @@ class AccountBudget:
         grant = self.last_grant
         if grant is None:
             return 0.0
-        allowed = self.settings.daily_limit * (1 - self.settings.share_for_other_tools)
-        left = allowed - grant.day_used
+        left = self.polling_day_limit - grant.day_used
         until_midnight = DAY - clock.wall() % DAY
         if left <= 0:
             return until_midnight
@@ -188,9 +200,9 @@ class AccountBudget:
 
     # -- the same, as steps for the sans-IO operations ----------------------------------------------
 
-    def reserve_step(self, max_wait: float) -> StoreStep:
+    def reserve_step(self, max_wait: float, *, polling: bool = False) -> StoreStep:
         """The sans-IO form of :meth:`reserve` (its answer is a :class:`Grant`)."""
-        return StoreStep(lambda: self.reserve(max_wait), self._use().blocking)
+        return StoreStep(lambda: self.reserve(max_wait, polling=polling), self._use().blocking)
 
     def block_step(self, seconds: float) -> StoreStep:
         """The sans-IO form of :meth:`block`."""

@@ -56,15 +56,19 @@ class OktopostAsyncClient:
     :param config: Checked settings, e.g. from :func:`aget_client_config`.
     :param client: An ``httpx.AsyncClient`` to share (its owner closes it); by default the client makes its
         own pool and closes it on exit.
+    :param polling: Reads made for waits (the triggerer's poller): they stop at the budget's polling share
+        of the day (:attr:`~..core.throttle.AccountBudget.polling_day_limit`).
     """
 
-    def __init__(self, config: ClientConfig, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, config: ClientConfig, client: httpx.AsyncClient | None = None, *, polling: bool = False
+    ) -> None:
         from airflow_provider_oktopost.core.transports import HttpxTransport
 
         self.config = config
         self._owns_client = client is None
         self._transport: HttpxTransport = HttpxTransport(config, client)
-        self._context = ops.Context.for_config(config)
+        self._context = ops.Context.for_config(config, polling=polling)
 
     @classmethod
     async def from_conn_id(cls, oktopost_conn_id: str = "oktopost_default") -> OktopostAsyncClient:

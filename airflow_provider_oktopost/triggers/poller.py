@@ -241,7 +241,7 @@ class AccountPoller:
     async def _ask_budget(self) -> float:
         """Ask the shared budget (without taking a turn) when the next call may go; a store on disk or
         across the network is asked from a worker thread, never on the event loop."""
-        peek = self.budget.reserve_step(-1.0)  # a bound below zero only looks: it never takes a turn
+        peek = self.budget.reserve_step(-1.0, polling=True)  # a bound below zero only looks: takes no turn
         grant = await asyncio.to_thread(peek.run) if peek.blocking else peek.run()
         assert grant is not None and not isinstance(grant, dict)
         self._free_at = clock.wall() + grant.wait
@@ -365,7 +365,7 @@ class AccountPoller:
         if self._client is None:
             from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
 
-            self._client = OktopostAsyncClient(self.config)
+            self._client = OktopostAsyncClient(self.config, polling=True)  # stops at polling's daily share
         if listeners:
             seen = await self.lister.for_listeners(self._client, listeners)
             due = [w for w in due if w.integration_id not in seen and not w.done]
