@@ -6,8 +6,9 @@ secret scrubbing come from :mod:`.operations`; what is specific here is:
 
 - host names are checked (and lower-cased) before any request, and CNAMEs are matched by name without
   regard to case or a trailing dot, as DNS does;
-- a create is sent exactly once: after a failure that may have committed it, the CNAMEs are listed and one
-  with that name is the result, as for a lost connect response;
+- a create is sent exactly once, by the same rule as a connect (:func:`~.operations.create_once`):
+  after a failure that may have committed it, the CNAMEs are listed (several times, over at least the
+  request timeout) and one with that name is the result;
 - a delete knows which integrations use the CNAME, so a caller can refuse to break them.
 """
 
@@ -22,12 +23,11 @@ from airflow_provider_oktopost.core.operations import (
     Context,
     Op,
     PageCursor,
-    UnknownOutcome,
     call,
+    create_once,
     list_all,
     page_envelope,
 )
-from airflow_provider_oktopost.core.wire import Sleep
 from airflow_provider_oktopost.exceptions import OktopostApiError
 from airflow_provider_oktopost.models import Cname, CnamePage, Integration, cnames_of_page
 
@@ -73,35 +73,25 @@ def find_cnames(ctx: Context, host_name: str) -> Op[list[Cname]]:
 
 
 def create_cname(ctx: Context, host_name: str) -> Op[Cname]:
-    """Register ``host_name``, exactly once.
+    """Register ``host_name``, exactly once (:func:`~.operations.create_once`).
 
-    ``POST /v2/cname`` is not idempotent. When an attempt fails in a way that may have committed it, the
-    CNAMEs are listed after a pause; one with this name is the result of that attempt, and only when there
-    is none is the request sent again.
+    After a failure that may have committed it, the CNAMEs are looked for, several times over at least the
+    request timeout, before it is sent again; one with this name is the result.
     """
     request = wire.cname_create_request(host_name)
     host_name = wire.require_host_name("host_name", host_name)
-    recoveries = 0
-    while True:
-        try:
-            data = yield from call(ctx, request)
-        except UnknownOutcome as unknown:
-            delay = ctx.config.retry.delay(recoveries)
-            if delay is None:
-                raise unknown.error from None
-            recoveries += 1
-            # Wait first, so that a server still working on the lost request commits it before we look.
-            log.warning("%s; checking in %.1fs whether it was created anyway", unknown.error.message, delay)
-            yield Sleep(delay)
-            existing = yield from find_cnames(ctx, host_name)
-            if existing:
-                log.warning("The CNAME for %s was created anyway: %s", host_name, existing[0].id)
-                return existing[0]
-            log.warning("%s: the CNAME was not created; sending it again", request.describe())
-            continue
+
+    def look() -> Op[Cname | None]:
+        existing = yield from find_cnames(ctx, host_name)
+        return existing[0] if existing else None
+
+    def made(data: dict[str, Any]) -> Op[Cname]:
         raw = dict(_cname_object(data, None))
         raw.setdefault("Name", host_name)
         return Cname.from_api(raw)
+        yield  # a generator: made() needs no request of its own
+
+    return (yield from create_once(ctx, request, made, look, what=f"CNAME for {host_name}"))
 
 
 def update_cname(ctx: Context, cname_id: str, host_name: str) -> Op[Cname]:

@@ -9,20 +9,20 @@ to a create is recovered) are made here once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from airflow_provider_oktopost.core import clock, wire
 from airflow_provider_oktopost.core.budget.rules import Grant
 from airflow_provider_oktopost.core.config import ClientConfig
+from airflow_provider_oktopost.core.exactly_once import UnknownOutcome, create_exactly_once
 from airflow_provider_oktopost.core.interpret import DEFAULT_RATE_LIMIT_BLOCK, interpret
 from airflow_provider_oktopost.core.throttle import AccountBudget, StoreStep, budget_for
 from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
 from airflow_provider_oktopost.exceptions import (
     OktopostApiError,
     OktopostBudgetWaitError,
-    OktopostError,
     OktopostNotFoundError,
     OktopostRateLimitError,
 )
@@ -67,18 +67,8 @@ Op = Generator[ApiRequest | Sleep | StoreStep, Reply, T]
 
 #: Pages fetched by a full listing; the API's largest page.
 FULL_PAGE = 100
-#: How many times a create whose answer was lost is looked for before it is sent again.
-LOST_CREATE_LOOKS = 3
 #: A listing never fetches more pages than this, whatever ``Total`` claims (1,000,000 integrations).
 MAX_PAGES = 10_000
-
-
-class UnknownOutcome(Exception):
-    """A non-idempotent request failed in a way that may have left it committed on the server."""
-
-    def __init__(self, error: OktopostError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 @dataclass(frozen=True)
@@ -286,43 +276,18 @@ def _from_listing(integration_id: str, type: str, entry: str) -> Integration:
 def connect_integration(
     ctx: Context, type: str, cname_id: str, settings: Mapping[str, Any] | None = None
 ) -> Op[Integration]:
-    """Create an integration; a lost answer never leads to a second create that a look could have avoided.
+    """Create an integration, exactly once (:func:`~.exactly_once.create_exactly_once`).
 
-    ``POST /v2/integration`` is not idempotent. When an attempt fails in a way that may have committed it
-    (timeout after sending, dropped connection, 5xx, unreadable 2xx), the integrations of that type and
-    CNAME are looked for (:func:`_look_for_lost_create`: several looks, spread over at least the request
-    timeout, since a server that took that long to fail may commit late); an existing one is the result of
-    that attempt, and only when every look finds none is the request sent again. If a re-sent create is then
-    refused (a 4xx, e.g. because one now exists), that refusal leads to one more look rather than a failure.
-
-    What this cannot promise: a create the server commits after every look (later than the request timeout
-    plus the looks) is not seen, and the re-sent one makes a second integration.
+    After a failure that may have committed it, the integrations of that type and CNAME are looked for,
+    several times over at least the request timeout, before it is sent again; an existing one is the result.
     """
     request = wire.connect_request(type, cname_id, settings)
-    recoveries = 0
-    while True:
-        try:
-            data = yield from call(ctx, request)
-        except UnknownOutcome as unknown:
-            delay = ctx.config.retry.delay(recoveries)
-            if delay is None:
-                raise unknown.error from None
-            recoveries += 1
-            found = yield from _look_for_lost_create(ctx, type, cname_id, unknown.error, delay)
-            if found is not None:
-                return found
-            log.warning("%s: the integration was not created; sending it again", request.describe())
-            continue
-        except OktopostApiError as refusal:
-            if not recoveries:
-                raise
-            # A re-sent create refused: perhaps because the lost one did commit after all. Look once more.
-            log.warning("%s after an earlier attempt's answer was lost; looking again", refusal.message)
-            existing = yield from find_integrations(ctx, type, cname_id)
-            if existing:
-                log.warning("The integration was created anyway: %s", existing[0].id)
-                return existing[0]
-            raise
+
+    def look() -> Op[Integration | None]:
+        existing = yield from find_integrations(ctx, type, cname_id)
+        return existing[0] if existing else None
+
+    def made(data: dict[str, Any]) -> Op[Integration]:
         raw = dict(_integration_object(data, None))
         raw.setdefault("Type", type)
         raw.setdefault("CnameId", cname_id)
@@ -330,37 +295,25 @@ def connect_integration(
         yield ctx.budget.add_to_listing_step(type, created.id, _listing_entry(created))
         return created
 
-
-def lost_create_waits(timeout: float, delay: float) -> list[float]:
-    """Waits before each look for a create whose answer was lost: :data:`LOST_CREATE_LOOKS` of them.
-
-    The first look comes after the retry ``delay``; the later ones are spread so that the last one happens
-    at least one request ``timeout`` after the failure (a server that took ``timeout`` to fail may be that
-    slow to commit, too).
-    """
-    rest = max(timeout - delay, 0.0) / (LOST_CREATE_LOOKS - 1)
-    return [delay] + [rest] * (LOST_CREATE_LOOKS - 1)
+    return (yield from create_once(ctx, request, made, look, what="integration"))
 
 
-def _look_for_lost_create(
-    ctx: Context, type: str, cname_id: str, error: OktopostError, delay: float
-) -> Op[Integration | None]:
-    for number, wait in enumerate(lost_create_waits(ctx.config.timeout, delay), start=1):
-        # Wait first: a server still working on the lost request must get to commit it before we look.
-        log.warning(
-            "%s; look %d of %d in %.1fs for whether it was created anyway",
-            error.message,
-            number,
-            LOST_CREATE_LOOKS,
-            wait,
-        )
-        if wait > 0:
-            yield Sleep(wait)
-        existing = yield from find_integrations(ctx, type, cname_id)
-        if existing:
-            log.warning("The integration was created anyway: %s", existing[0].id)
-            return existing[0]
-    return None
+def create_once(
+    ctx: Context,
+    request: ApiRequest,
+    made: Callable[[dict[str, Any]], Op[ItemT]],
+    look: Callable[[], Op[ItemT | None]],
+    *,
+    what: str,
+) -> Op[ItemT]:
+    """Send the create ``request`` through :func:`call`, exactly once (see :mod:`.exactly_once`)."""
+
+    def send() -> Op[dict[str, Any]]:
+        return call(ctx, request)
+
+    return (
+        yield from create_exactly_once(ctx.config, send, made, look, what=what, describe=request.describe())
+    )
 
 
 def update_integration(
