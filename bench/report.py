@@ -148,6 +148,8 @@ WAIT_ROWS = [
     ("added RSS, peak (MB)", "added_rss_mb"),
     ("event-loop lag, max (ms)", "loop_lag_max_ms"),
     ("event-loop lag, p99 (ms)", "loop_lag_p99_ms"),
+    ("event-loop ticks more than 20 ms late", "lags_over_20ms"),
+    ("garbage-collector pauses over 20 ms (longest, ms)", None),
     ("set-up before the clock starts, real (s)", "setup_real_s"),
     ("simulated / real duration (s)", None),
 ]
@@ -183,7 +185,12 @@ def waits_section(results: list[dict[str, Any]]) -> str:
         "|---|---:|---:|",
     ]
     for label, key in WAIT_ROWS:
-        if key is None:
+        if key is None and label.startswith("garbage"):
+            lines.append(
+                f"| {label} | {new.get('gc_pauses_over_20ms')} ({new.get('gc_pause_max_ms')}) | "
+                f"{old.get('gc_pauses_over_20ms')} ({old.get('gc_pause_max_ms')}) |"
+            )
+        elif key is None:
             lines.append(
                 f"| {label} | {new.get('simulated_s')} / {new.get('real_s')} | "
                 f"{old.get('simulated_s')} / {old.get('real_s')} |"
@@ -214,6 +221,16 @@ def waits_section(results: list[dict[str, Any]]) -> str:
         f"baseline's requests took a median of {old.get('request_latency_median_s')} simulated s from "
         f"sending to the answer (max {old.get('request_latency_max_s')}).",
     ]
+    if new.get("gc_objects_at_start") is not None:
+        lines += [
+            "",
+            f"Garbage collection, measured: the poller's process held {new['gc_objects_at_start']:,} objects "
+            "when the clock started (Airflow, the in-process sandbox, the triggers); the collector ran "
+            f"{new.get('gc_full_collections')} full collections during the run, paused the process "
+            f"{new.get('gc_pauses_over_20ms')} times for more than 20 ms (longest "
+            f"{new.get('gc_pause_max_ms')} ms), against {new.get('lags_over_20ms')} loop ticks more than "
+            f"20 ms late and a longest lag of {new.get('loop_lag_max_ms')} ms.",
+        ]
     return "\n".join(lines)
 
 

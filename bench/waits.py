@@ -21,6 +21,7 @@ The connection lookup is resolved once and cached for both modes (it is not what
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import random
@@ -73,6 +74,29 @@ async def old_trigger_loop(client: Any, integration_id: str, end_time: float) ->
 LATENCIES: list[float] = []  # simulated seconds from sending a request to its answer
 
 
+class GcPauses:
+    """The garbage collector's pauses (real seconds) while installed: a collection of the oldest generation
+    walks every object of the process (Airflow's, the in-process sandbox's), so it can stall the loop
+    whatever the triggers do. Recorded so the report can say how much of the loop lag they were."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []  # (generation, seconds)
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((int(info["generation"]), time.perf_counter() - self._started))
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+
 async def new_trigger(integration_id: str, end_time: float) -> tuple[str, float]:
     from airflow_provider_oktopost.triggers.oktopost import OktopostIntegrationTrigger
 
@@ -114,21 +138,29 @@ async def scenario(mode: str) -> dict[str, Any]:
     sandbox.clear_requests()
 
     async def make_ready() -> None:
+        # The server's side of the story: the sandbox's state is changed from a thread, as Oktopost's
+        # would change on its own machines, not by the triggerer's event loop that is being measured.
         for integration_id, moment in sorted(ready_at.items(), key=lambda item: item[1]):
             await clock.async_sleep(moment - clock.wall())
-            sandbox.set_status(integration_id, "valid")
+            await asyncio.to_thread(sandbox.set_status, integration_id, "valid")
+
+    if poller:
+        # Airflow's triggerer imports a trigger's class when it loads the trigger, before run(): so here.
+        import airflow_provider_oktopost.triggers.oktopost  # noqa: F401
 
     rss0 = rss_mb()
     lag = LoopLag()
     lag.start()
+    objects_at_start = len(gc.get_objects())
     real0 = time.perf_counter()
-    readiness = asyncio.ensure_future(make_ready())
-    if poller:
-        results = await asyncio.gather(*(new_trigger(i, start + CAP) for i in ids))
-    else:
-        results = await asyncio.gather(
-            *(old_trigger_loop(c, i, start + CAP) for c, i in zip(clients, ids, strict=True))
-        )
+    with GcPauses() as collector:
+        readiness = asyncio.ensure_future(make_ready())
+        if poller:
+            results = await asyncio.gather(*(new_trigger(i, start + CAP) for i in ids))
+        else:
+            results = await asyncio.gather(
+                *(old_trigger_loop(c, i, start + CAP) for c, i in zip(clients, ids, strict=True))
+            )
     real = time.perf_counter() - real0
     lag.stop()
     readiness.cancel()
@@ -159,6 +191,11 @@ async def scenario(mode: str) -> dict[str, Any]:
         "added_rss_mb": round(lag.peak_rss - rss0, 1),
         "loop_lag_max_ms": round(1000 * max(lag.lags), 1) if lag.lags else None,
         "loop_lag_p99_ms": round(1000 * percentile(lag.lags, 0.99), 1),
+        "gc_objects_at_start": objects_at_start,
+        "gc_full_collections": sum(1 for generation, _ in collector.pauses if generation == 2),
+        "gc_pauses_over_20ms": sum(1 for _, seconds in collector.pauses if seconds > 0.02),
+        "gc_pause_max_ms": round(1000 * max((s for _, s in collector.pauses), default=0.0), 1),
+        "lags_over_20ms": sum(1 for lag_s in lag.lags if lag_s > 0.02),
         "loop_lag_max_simulated_s": round(max(lag.lags) * factor, 2) if lag.lags else None,
         "request_latency_median_s": round(median(LATENCIES), 2) if LATENCIES else None,
         "request_latency_max_s": round(max(LATENCIES), 2) if LATENCIES else None,

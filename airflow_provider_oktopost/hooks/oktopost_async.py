@@ -9,6 +9,7 @@ client. The requests and the decisions are the same core operations the sync hoo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
@@ -72,8 +73,10 @@ class OktopostAsyncClient:
 
     @classmethod
     async def from_conn_id(cls, oktopost_conn_id: str = "oktopost_default") -> OktopostAsyncClient:
-        """A client for an Airflow connection, looked up without blocking the event loop."""
-        return cls(await aget_client_config(oktopost_conn_id))
+        """A client for an Airflow connection, looked up and built without blocking the event loop (an
+        ``httpx`` pool loads the TLS certificates, tens of milliseconds, so it is built in a thread)."""
+        config = await aget_client_config(oktopost_conn_id)
+        return await asyncio.to_thread(cls, config)
 
     async def __aenter__(self) -> OktopostAsyncClient:
         return self

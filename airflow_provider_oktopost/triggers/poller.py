@@ -79,6 +79,13 @@ def _key(config: ClientConfig) -> PollerKey:
     return (asyncio.get_running_loop(), config.base_url, config.account_id, digest)
 
 
+def _polling_client(config: ClientConfig) -> OktopostAsyncClient:
+    """The poller's client (built in a worker thread); it stops at polling's daily share."""
+    from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
+
+    return OktopostAsyncClient(config, polling=True)
+
+
 def active_pollers() -> list[AccountPoller]:
     """The pollers of the running event loop (tests, benchmarks)."""
     loop = asyncio.get_running_loop()
@@ -363,9 +370,8 @@ class AccountPoller:
         self.cycles += 1
         self._calls_before_cycle = self.calls
         if self._client is None:
-            from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
-
-            self._client = OktopostAsyncClient(self.config, polling=True)  # stops at polling's daily share
+            # In a thread: the import and the httpx pool's TLS set-up held the event loop for tens of ms.
+            self._client = await asyncio.to_thread(_polling_client, self.config)
         if listeners:
             seen = await self.lister.for_listeners(self._client, listeners)
             due = [w for w in due if w.integration_id not in seen and not w.done]
