@@ -142,9 +142,9 @@ def breakdown(reps: int) -> dict[str, Any]:
     done = {"reserve": 0, "records": 0}
     real_reserve, real_records = AccountBudget.reserve, operations.integrations_of_page
 
-    def reserve(self: AccountBudget, max_wait: float) -> Any:
+    def reserve(self: AccountBudget, *args: Any, **kwargs: Any) -> Any:
         started = time.process_time()
-        grant = real_reserve(self, max_wait)
+        grant = real_reserve(self, *args, **kwargs)
         spent["reserve"] += time.process_time() - started
         done["reserve"] += 1
         return grant
