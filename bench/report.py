@@ -225,7 +225,7 @@ def waits_section(results: list[dict[str, Any]]) -> str:
         lines += [
             "",
             f"Garbage collection, measured: the poller's process held {new['gc_objects_at_start']:,} objects "
-            "when the clock started (Airflow, the in-process sandbox, the triggers); the collector ran "
+            "when the clock started (Airflow and the sandbox are loaded in it); the collector ran "
             f"{new.get('gc_full_collections')} full collections during the run, paused the process "
             f"{new.get('gc_pauses_over_20ms')} times for more than 20 ms (longest "
             f"{new.get('gc_pause_max_ms')} ms), against {new.get('lags_over_20ms')} loop ticks more than "
