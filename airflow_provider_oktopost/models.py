@@ -36,6 +36,10 @@ _MEMBERS: dict[type[Enum], dict[str, Enum]] = {
 }
 
 
+_STATUSES = _MEMBERS[IntegrationStatus]
+_STATES = _MEMBERS[IntegrationState]
+
+
 def _enum_or_str(enum: type[IntegrationStatus] | type[IntegrationState], value: object) -> Any:
     """The enum member for a known value, else the raw string: unknown values must not crash parsing."""
     members = _MEMBERS[enum]
@@ -100,6 +104,8 @@ class Integration:
         for :class:`~.timestamps.Timestamp` to parse when read. The values are those of the lenient rules.
         """
         get = data.get
+        id_ = get("Id")
+        type_ = get("Type")
         status = get("Status")
         state = get("State")
         account_id = get("AccountId")
@@ -107,15 +113,18 @@ class Integration:
         cname_id = get("CnameId")
         settings = get("SettingsData")
         assets = get("Assets")
+        # The API's own spellings are one dict lookup; anything else goes through the general rules.
+        status_member = _STATUSES.get(status) if type(status) is str else None
+        state_member = _STATES.get(state) if type(state) is str else None
         item = _new_instance(cls)
         _set_attr(
             item,
             "__dict__",
             {
-                "id": str(get("Id") or ""),
-                "type": str(get("Type") or ""),
-                "status": _enum_or_str(IntegrationStatus, status),
-                "state": _enum_or_str(IntegrationState, state),
+                "id": id_ if type(id_) is str else str(id_ or ""),
+                "type": type_ if type(type_) is str else str(type_ or ""),
+                "status": status_member or _enum_or_str(IntegrationStatus, status),
+                "state": state_member or _enum_or_str(IntegrationState, state),
                 "account_id": account_id if type(account_id) is str and account_id else _opt_str(account_id),
                 "version": version if type(version) is int else None,
                 "cname_id": cname_id if type(cname_id) is str and cname_id else _opt_str(cname_id),
