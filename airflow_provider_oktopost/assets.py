@@ -185,7 +185,7 @@ def integrations_asset(
 def integration_extra(data: Mapping[str, Any], *, account_id: str | None = None) -> dict[str, Any]:
     """An integration's extra in an asset event: Id, type, CNAME, status and state only.
 
-    ``data`` is :meth:`Integration.to_dict` (or any dict with those keys); settings, social assets and
+    ``data`` is :meth:`.Integration.to_dict` (or any dict with those keys); settings, social assets and
     anything else in it are dropped on purpose, so nothing secret can reach the metadata database.
     """
     extra = {key: data.get(key) for key in EXTRA_KEYS}
@@ -222,7 +222,7 @@ def emit_integration_events(
 
     :param task: The running operator or sensor (its ``outlets`` are read).
     :param context: The task's context (its ``outlet_events`` are written).
-    :param integrations: What the task acted on, as :meth:`Integration.to_dict` dicts.
+    :param integrations: What the task acted on, as :meth:`.Integration.to_dict` dicts.
     :param base_url: The connection's API URL (names the API host in the URIs).
     :param account_id: The connection's Account ID.
     :return: How many events were filled in.

@@ -56,7 +56,7 @@ def parse_datetime(value: object) -> DateTime | None:
 
 
 class Timestamp:
-    """A date field that :meth:`Integration.from_api` / :meth:`Cname.from_api` parse on first read.
+    """A date field that :meth:`.Integration.from_api` / :meth:`.Cname.from_api` parse on first read.
 
     A listing builds an object per record but most callers never look at its dates, and turning the API's
     text into a ``pendulum.DateTime`` was most of the hook's own CPU per integration. ``from_api`` leaves the

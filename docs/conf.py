@@ -9,6 +9,7 @@ a missing one is a warning, which ``-W`` turns into a failed build.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import inspect
 import pkgutil
@@ -18,7 +19,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from sphinx import addnodes
 from sphinx.application import Sphinx
+from sphinx.ext import napoleon
+from sphinx.pycode import ModuleAnalyzer
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
 DOCS = Path(__file__).resolve().parent
@@ -54,9 +59,25 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
-# Type annotations such as ``type`` match several attributes of that name; Sphinx then warns about the
-# ambiguity, which is not a broken reference.
-suppress_warnings = ["ref.python"]
+autodoc_default_options["no-value"] = True  # constants are documented by their comment; OPTIONS is huge
+
+# Every cross-reference must resolve (nitpicky), a broken one fails the build under -W. The build is offline
+# (no intersphinx inventories), so references into these libraries cannot resolve: exactly these top-level
+# modules are ignored. A reference into this package is never ignored, except the private names below.
+EXTERNAL_MODULES = (
+    "airflow", "annotated_types", "asyncio", "collections", "datetime", "enum", "fastapi", "httpx",
+    "os", "pathlib", "pendulum", "pydantic", "random", "requests", "threading", "types", "typing", "urllib",
+)  # fmt: skip
+nitpicky = True
+# Names that modules import only under TYPE_CHECKING (no import cost at DAG parse): autodoc cannot evaluate
+# such annotations and leaves the bare name, which this maps to the real one.
+autodoc_type_aliases = {"Asset": "airflow.sdk.Asset", "Context": "airflow.sdk.Context"}
+nitpick_ignore_regex = [
+    ("py:.*", rf"(?:{'|'.join(EXTERNAL_MODULES)})(?:\..+)?"),
+    # Private names (a ``_`` part: ``operators._base.OktopostBaseOperator`` as a base class, ``_Wake`` or
+    # ``_Record`` in a signature) are deliberately left out of the API reference; the name is still shown.
+    ("py:.*", rf"{PACKAGE}(?:\.\w+)*\._\w+(?:\.\w+)*"),
+]
 
 _CHECKED = {"module", "class", "exception", "function", "method", "property"}
 _log = logging.getLogger(__name__)
@@ -72,13 +93,19 @@ def public_modules() -> list[str]:
 
 
 def defined_here(module: ModuleType) -> list[str]:
-    """Public classes and functions the module defines itself (not those it imports), in source order."""
+    """Public names the module defines itself (not those it imports), in source order.
+
+    Classes and functions, and the constants, type variables and type aliases that have a ``#:`` comment
+    (so that ``:data:`` references and the names in signatures resolve).
+    """
     names = []
     for name, obj in vars(module).items():
         if name.startswith("_") or not (inspect.isclass(obj) or inspect.isfunction(obj)):
             continue
         if getattr(obj, "__module__", None) == module.__name__:
             names.append(name)
+    commented = ModuleAnalyzer.for_module(module.__name__).find_attr_docs()
+    names += [name for (scope, name) in commented if not scope and name[0] != "_" and name not in names]
     return names
 
 
@@ -124,8 +151,74 @@ def require_docstring(  # noqa: PLR0917  (the signature of Sphinx's event)
         _log.warning("missing docstring: %s %s", what, name, type="oktopost", subtype="docstring")
 
 
+def parseable_defaults(  # noqa: PLR0917  (the signature of Sphinx's event)
+    app: Sphinx,
+    what: str,
+    name: str,
+    obj: Any,
+    options: Any,
+    signature: str | None,
+    return_annotation: str | None,
+) -> tuple[str | None, str | None]:
+    """Show a dataclass field's ``<factory>`` default as ``factory()``.
+
+    ``<factory>`` is not Python, so Sphinx cannot parse the signature and splits it at every comma, which
+    turns ``dict[str, Any]`` into a broken reference to ``dict[str``.
+    """
+    if signature:
+        signature = signature.replace("<factory>", "factory()")
+    return signature, return_annotation
+
+
+def napoleon_except_attributes(  # noqa: PLR0917  (the signature of Sphinx's event)
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """Napoleon, but not on the docstrings of attributes, constants and properties.
+
+    On those napoleon does one thing: it reads ``text: more text`` on the first line as ``type: description``
+    (Google style's inline type), which turns our prose ("Seconds between ...: longer than ...") into a
+    broken reference to a type named after the prose. Our types are annotations, never written there.
+    """
+    if what not in {"attribute", "data", "property"}:
+        napoleon._process_docstring(app, what, name, obj, options, lines)
+
+
+class BuiltinNamesStayText(SphinxPostTransform):
+    """A built-in name in an annotation (``type`` in ``tuple[type[Exception], ...]``) is text, not a link.
+
+    Sphinx resolves annotation names by suffix too, so ``type`` matched every attribute called ``type``
+    (``Integration.type``...): an ambiguity warning and a link to the wrong place. Running before Sphinx's
+    resolver (priority 10), this leaves built-in classes unlinked, as Sphinx does when nothing matches, so
+    no warning needs suppressing and an ambiguous reference to this package's objects fails the build.
+    """
+
+    default_priority = 5
+
+    def run(self, **kwargs: Any) -> None:
+        """Replace each ``py:class`` reference to a built-in class by its text (``:attr:`.type``` stays)."""
+        for node in list(self.document.findall(addnodes.pending_xref)):
+            target = node.get("reftarget", "")
+            is_class_ref = node.get("refdomain") == "py" and node.get("reftype") in {"class", "obj"}
+            if is_class_ref and inspect.isclass(getattr(builtins, target, None)):
+                node.replace_self(node.children)
+
+
+def connect_handlers(app: Sphinx) -> None:
+    """Napoleon except on attributes, the docstring check, parseable defaults, unlinked built-in names.
+
+    Also used by tests/packaging/test_docs_references.py.
+    """
+    for listener in list(app.events.listeners["autodoc-process-docstring"]):
+        if listener.handler is napoleon._process_docstring:
+            app.disconnect(listener.id)
+    app.connect("autodoc-process-docstring", napoleon_except_attributes)
+    app.connect("autodoc-process-docstring", require_docstring)
+    app.connect("autodoc-process-signature", parseable_defaults)
+    app.add_post_transform(BuiltinNamesStayText)
+
+
 def setup(app: Sphinx) -> None:
     """Generate the API pages before Sphinx reads the sources; check docstrings while autodoc runs."""
     write_api_pages()
     write_other_pages()
-    app.connect("autodoc-process-docstring", require_docstring)
+    connect_handlers(app)

@@ -12,6 +12,7 @@ from airflow_provider_oktopost.core.throttle import StoreStep
 from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
 from airflow_provider_oktopost.exceptions import OktopostError
 
+#: The result of the operation a driver runs.
 T = TypeVar("T")
 Send = Callable[[ApiRequest], ApiResponse | TransportFailure]
 AsyncSend = Callable[[ApiRequest], Awaitable[ApiResponse | TransportFailure]]

@@ -43,6 +43,7 @@ class _Record(Protocol):
     def id(self) -> str: ...
 
 
+#: The record a create returns.
 RecordT = TypeVar("RecordT", bound=_Record)
 
 

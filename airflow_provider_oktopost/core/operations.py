@@ -30,6 +30,7 @@ from airflow_provider_oktopost.models import Integration, IntegrationPage, Me, i
 
 log = logging.getLogger("airflow_provider_oktopost")
 
+#: The result of an operation.
 T = TypeVar("T")
 
 
@@ -38,12 +39,13 @@ class _Record(Protocol):
     def id(self) -> str: ...
 
 
+#: The record a full listing collects (an integration or a CNAME).
 ItemT = TypeVar("ItemT", bound=_Record)
 _ItemT_co = TypeVar("_ItemT_co", bound=_Record, covariant=True)
 
 
 class Listing(Protocol[_ItemT_co]):
-    """One page of a full listing (:class:`~..models.IntegrationPage`, :class:`~..models.CnamePage`)."""
+    """One page of a full listing (:class:`.IntegrationPage`, :class:`.CnamePage`)."""
 
     @property
     def items(self) -> Sequence[_ItemT_co]:
@@ -62,7 +64,9 @@ class Listing(Protocol[_ItemT_co]):
         """The page size asked for."""
 
 
+#: What a driver sends back into an operation: the response, the failure, the budget grant or store answer.
 Reply = ApiResponse | TransportFailure | Grant | dict[str, str] | None
+#: An operation: a sans-IO generator that yields requests, sleeps and store steps and returns its result.
 Op = Generator[ApiRequest | Sleep | StoreStep, Reply, T]
 
 #: Pages fetched by a full listing; the API's largest page.
@@ -107,13 +111,13 @@ def call(ctx: Context, request: ApiRequest, *, gone_means_done: bool = False) ->
     """Send ``request`` until it succeeds, fails permanently or the retry budget is spent.
 
     Every attempt first takes a slot in the account's shared budget; when the slot is further away than
-    the budget's ``max_wait``, nothing is sent and :class:`OktopostBudgetWaitError` (a rate-limit error
+    the budget's ``max_wait``, nothing is sent and :class:`.OktopostBudgetWaitError` (a rate-limit error
     carrying the wait) is raised, so a worker can defer instead of holding its slot. A 429 is recorded in
     the budget as a block for every process (``Retry-After``, or the documented 15 minutes); the retry,
     if the block is short enough to wait, waits in the budget like everyone else.
 
     Non-idempotent requests are re-sent only when they certainly did not take effect (connection refused,
-    429); after a failure that may have committed them, :class:`UnknownOutcome` is raised so the operation
+    429); after a failure that may have committed them, :class:`.UnknownOutcome` is raised so the operation
     can look before it sends again. With ``gone_means_done`` (deletes), a 404 after an attempt whose outcome
     was unknown means that attempt worked.
     """

@@ -201,7 +201,7 @@ class AccountBudget:
     # -- the same, as steps for the sans-IO operations ----------------------------------------------
 
     def reserve_step(self, max_wait: float, *, polling: bool = False) -> StoreStep:
-        """The sans-IO form of :meth:`reserve` (its answer is a :class:`Grant`)."""
+        """The sans-IO form of :meth:`reserve` (its answer is a :class:`.Grant`)."""
         return StoreStep(lambda: self.reserve(max_wait, polling=polling), self._use().blocking)
 
     def block_step(self, seconds: float) -> StoreStep:

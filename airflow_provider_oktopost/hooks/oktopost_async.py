@@ -1,6 +1,6 @@
 """``OktopostAsyncClient``: read-only Oktopost calls for the triggerer's event loop.
 
-Only reads live here. Connecting, updating and deleting happen in workers (:class:`OktopostHook`), where a
+Only reads live here. Connecting, updating and deleting happen in workers (:class:`.OktopostHook`), where a
 failure is retried by Airflow and never leaves a half-done change inside a triggerer. Everything is awaited:
 the connection lookup goes through common-compat's ``get_async_connection`` (which never calls the sync
 secrets masker on the loop), waits are ``asyncio.sleep``, and HTTP is ``httpx`` with one connection pool per
@@ -58,7 +58,7 @@ class OktopostAsyncClient:
     :param client: An ``httpx.AsyncClient`` to share (its owner closes it); by default the client makes its
         own pool and closes it on exit.
     :param polling: Reads made for waits (the triggerer's poller): they stop at the budget's polling share
-        of the day (:attr:`~..core.throttle.AccountBudget.polling_day_limit`).
+        of the day (:attr:`~.AccountBudget.polling_day_limit`).
     """
 
     def __init__(

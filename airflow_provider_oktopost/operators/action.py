@@ -46,11 +46,10 @@ class OktopostRunIntegrationActionOperator(OktopostBaseOperator):
     """Run one action of a valid, active integration and return a summary of its result.
 
     Oktopost runs actions for Salesforce, Marketo and HubSpot integrations, only when the integration is
-    valid and enabled (wait for that with :class:`~airflow_provider_oktopost.sensors.oktopost.
-    OktopostIntegrationSensor` first). A refusal (not ready, unknown action, missing field) fails the task
-    without retry.
+    valid and enabled (wait for that with :class:`.OktopostIntegrationSensor` first). A refusal (not ready,
+    unknown action, missing field) fails the task without retry.
 
-    The return value is :meth:`ActionResult.summary`: ``integration_id``, ``action_name``,
+    The return value is :meth:`.ActionResult.summary`: ``integration_id``, ``action_name``,
     ``result_type``, ``fields`` (top-level field names) and ``records`` (how many records came back), never
     a value from the CRM. With ``push_result=True`` it also holds the whole result under ``data``: it then
     lands in XCom, where anyone who can read the DAG's XComs sees it.

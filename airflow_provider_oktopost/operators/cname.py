@@ -32,7 +32,7 @@ class OktopostCreateCnameOperator(OktopostBaseOperator):
 
     The return value (XCom ``return_value``) is the Id, so ``OktopostConnectIntegrationOperator(cname_id=
     create_cname.output, ...)`` chains; the whole record is pushed under the XCom key ``cname``
-    (:meth:`Cname.to_dict`). The host name must already be a DNS CNAME pointing to ``okt.to`` at your
+    (:meth:`.Cname.to_dict`). The host name must already be a DNS CNAME pointing to ``okt.to`` at your
     registrar: Oktopost registers the name, it does not create DNS records.
 
     **Never a duplicate.** The operator first looks for a CNAME with this host name (case and a trailing

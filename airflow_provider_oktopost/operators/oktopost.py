@@ -2,7 +2,7 @@
 
 Every operator checks its literal arguments when the DAG is parsed (a ``ValueError`` naming the argument,
 no network call) and its templated ones right after rendering, before the first request. Shared behaviour
-(connection, hook, rate-limit deferral, error mapping) lives in :class:`.OktopostBaseOperator`.
+(connection, hook, rate-limit deferral, error mapping) lives in ``OktopostBaseOperator``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
 
     The return value (XCom ``return_value``) is the Id, so ``OktopostIntegrationSensor(integration_id=
     connect.output)`` chains; the whole integration, read back after connecting, is pushed under the XCom
-    key ``integration`` (:meth:`Integration.to_dict`).
+    key ``integration`` (:meth:`.Integration.to_dict`).
 
     **What exists already.** Before connecting, the operator lists the integrations of this type on this
     CNAME. If one exists, it is used only when this task instance itself created it in an earlier try;

@@ -5,9 +5,9 @@ documented 60-calls-per-minute limit with its 15-minute block, lazy validation o
 and injectable network faults, so that the provider's real HTTP code can be tested end to end
 without an Oktopost partner account. Nothing here imports Airflow.
 
-- :class:`OktopostSandbox`: the server (background thread) plus the Python API to steer it.
-- :class:`SandboxClient`: the same API over HTTP, for a sandbox in another process.
-- :class:`Fault`: one injected failure; see also ``OktopostSandbox.set_chaos``.
+- :class:`.OktopostSandbox`: the server (background thread) plus the Python API to steer it.
+- :class:`.SandboxClient`: the same API over HTTP, for a sandbox in another process.
+- :class:`.Fault`: one injected failure; see also ``OktopostSandbox.set_chaos``.
 - ``pytest_plugin``: opt-in fixtures; ``python -m airflow_provider_oktopost.testing``: the CLI.
 """
 

@@ -1,4 +1,4 @@
-"""FastAPI app of the sandbox: the Oktopost ``/v2`` routes the provider uses, behind :class:`ApiGate`.
+"""FastAPI app of the sandbox: the Oktopost ``/v2`` routes the provider uses, behind :class:`.ApiGate`.
 
 Route handlers parse query strings and form bodies by hand instead of through FastAPI's validation,
 because the real API answers bad input with its own envelopes (``Result: false`` plus an ``Errors`` list
@@ -33,7 +33,7 @@ _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 class _DocumentedBasic(HTTPBase):
     """Declares Basic auth in the OpenAPI document without checking anything at request time.
 
-    :class:`ApiGate` has already authenticated the request by then, with the API's own 401/403 bodies;
+    :class:`.ApiGate` has already authenticated the request by then, with the API's own 401/403 bodies;
     FastAPI's check could only disagree with it (it rejects non-ASCII credentials with its own body).
     """
 
@@ -93,7 +93,7 @@ def _form(request: Request) -> dict[str, str]:
 
 
 class SandboxApp(FastAPI):
-    """A FastAPI app whose outermost ASGI layer is the :class:`ApiGate`.
+    """A FastAPI app whose outermost ASGI layer is the :class:`.ApiGate`.
 
     The gate must sit outside Starlette's own middleware so that it receives the server's raw ``send``
     callable: that is how a ``drop`` fault reaches the TCP transport to close it.

@@ -1,8 +1,8 @@
 """``SandboxClient``: drive a sandbox in another process through its ``/_sandbox`` control routes.
 
 End-to-end tests run the sandbox next to a real Airflow deployment (``python -m
-airflow_provider_oktopost.testing``), so they cannot reach its :class:`SandboxState` in memory. This
-client offers the same names as :class:`OktopostSandbox` (properties included), so a helper written
+airflow_provider_oktopost.testing``), so they cannot reach its :class:`.SandboxState` in memory. This
+client offers the same names as :class:`.OktopostSandbox` (properties included), so a helper written
 against one works with the other.
 """
 
@@ -134,7 +134,7 @@ class SandboxClient:
         self._call("POST", f"/integrations/{integration_id}/state", {"state": state})
 
     def inject(self, *faults: Fault | Mapping[str, Any]) -> None:
-        """``POST /_sandbox/faults``; accepts :class:`Fault` objects or their dict form."""
+        """``POST /_sandbox/faults``; accepts :class:`.Fault` objects or their dict form."""
         payload = [f.to_dict() if isinstance(f, Fault) else dict(f) for f in faults]
         self._call("POST", "/faults", payload)
 
@@ -169,7 +169,7 @@ class SandboxClient:
         self._call("DELETE", "/requests")
 
     def count(self, method: str | None = None, path_regex: str | None = None) -> int:
-        """Like :meth:`SandboxState.count`, computed here from the fetched log."""
+        """Like :meth:`.SandboxState.count`, computed here from the fetched log."""
         return count_requests(self.requests, method, path_regex)
 
     @property

@@ -19,7 +19,7 @@ UNSET = Unset.UNSET
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """Behaviour settings; they survive :meth:`SandboxState.reset` unless ``restore_config=True``."""
+    """Behaviour settings; they survive :meth:`.SandboxState.reset` unless ``restore_config=True``."""
 
     validation_delay: float = 0.0
     rate_limit_per_minute: int | None = 60

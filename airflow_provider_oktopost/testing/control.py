@@ -1,4 +1,4 @@
-"""The ``/_sandbox`` control routes: the HTTP twin of the :class:`SandboxState` Python API.
+"""The ``/_sandbox`` control routes: the HTTP twin of the :class:`.SandboxState` Python API.
 
 They let a test drive a sandbox that runs in another process (``python -m
 airflow_provider_oktopost.testing``, an Airflow deployment under test, a container), through
@@ -43,7 +43,7 @@ class AccountBody(BaseModel):
 
 
 class FaultBody(BaseModel):
-    """Same fields as :class:`airflow_provider_oktopost.testing.Fault`."""
+    """Same fields as :class:`airflow_provider_oktopost.testing.faults.Fault`."""
 
     kind: FaultKind
     method: str | None = None

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, get_args
 
+#: What a fault does to the request it hits.
 FaultKind = Literal["status", "delay", "drop", "lost_response", "malformed", "empty", "redirect"]
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 

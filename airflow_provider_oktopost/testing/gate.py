@@ -56,7 +56,7 @@ class _Closable(Protocol):
 
 
 def install_log_filter() -> None:
-    """Attach :class:`_DropLogFilter` to ``uvicorn.error`` once per process."""
+    """Attach ``_DropLogFilter`` to ``uvicorn.error`` once per process."""
     logger = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _DropLogFilter) for f in logger.filters):
         logger.addFilter(_DropLogFilter())

@@ -2,7 +2,7 @@
 
 Tests talk to it over real HTTP, so the provider's own HTTP stack (sessions, timeouts, retries, error
 parsing) is exercised, not mocked; the test thread meanwhile inspects and steers the same
-:class:`SandboxState` through the methods below ("patch time, not the network").
+:class:`.SandboxState` through the methods below ("patch time, not the network").
 
 We bind the listening socket ourselves, before the thread starts, and hand it to uvicorn: a port that
 is taken then fails in the caller with a plain ``OSError`` (uvicorn would ``sys.exit`` inside the
@@ -37,7 +37,7 @@ CONNECTION_ENV_VAR = "AIRFLOW_CONN_OKTOPOST_DEFAULT"
 class OktopostSandbox:
     """A running (after :meth:`start`) in-memory Oktopost API on ``host:port``; a context manager.
 
-    Every state method delegates to :attr:`state`; see :class:`SandboxState` for the details.
+    Every state method delegates to ``state``; see :class:`.SandboxState` for the details.
     """
 
     def __init__(
@@ -198,12 +198,12 @@ class OktopostSandbox:
     # -- state, delegated ---------------------------------------------------------------------------
 
     def reset(self, *, restore_config: bool = False) -> None:
-        """See :meth:`SandboxState.reset`."""
+        """See :meth:`.SandboxState.reset`."""
         self.state.reset(restore_config=restore_config)
 
     @property
     def config(self) -> SandboxConfig:
-        """See :attr:`SandboxState.config`."""
+        """See :attr:`.SandboxState.config`."""
         return self.state.config
 
     def configure(
@@ -215,7 +215,7 @@ class OktopostSandbox:
         forbidden_keys: Iterable[str] | Unset = UNSET,
         rate_window_seconds: float | Unset = UNSET,
     ) -> SandboxConfig:
-        """See :meth:`SandboxState.configure`."""
+        """See :meth:`.SandboxState.configure`."""
         return self.state.configure(
             validation_delay=validation_delay,
             rate_limit_per_minute=rate_limit_per_minute,
@@ -225,7 +225,7 @@ class OktopostSandbox:
         )
 
     def add_account(self, account_id: str, api_key: str) -> None:
-        """See :meth:`SandboxState.add_account`."""
+        """See :meth:`.SandboxState.add_account`."""
         self.state.add_account(account_id, api_key)
 
     def add_integration(
@@ -239,7 +239,7 @@ class OktopostSandbox:
         created: datetime | float | None = None,
         account_id: str | None = None,
     ) -> dict[str, Any]:
-        """See :meth:`SandboxState.add_integration`."""
+        """See :meth:`.SandboxState.add_integration`."""
         return self.state.add_integration(
             type,
             cname_id,
@@ -261,72 +261,72 @@ class OktopostSandbox:
 
     @property
     def integrations(self) -> list[dict[str, Any]]:
-        """See :attr:`SandboxState.integrations`."""
+        """See :attr:`.SandboxState.integrations`."""
         return self.state.integrations
 
     def get(self, integration_id: str) -> dict[str, Any] | None:
-        """See :meth:`SandboxState.get`."""
+        """See :meth:`.SandboxState.get`."""
         return self.state.get(integration_id)
 
     def set_status(self, integration_id: str, status: str | None) -> None:
-        """See :meth:`SandboxState.set_status`."""
+        """See :meth:`.SandboxState.set_status`."""
         self.state.set_status(integration_id, status)
 
     def hold_validation(self, hold: bool = True) -> None:
-        """See :meth:`SandboxState.hold_validation`."""
+        """See :meth:`.SandboxState.hold_validation`."""
         self.state.hold_validation(hold)
 
     def release_validation(self, cname_id: str | None = None) -> list[str]:
-        """See :meth:`SandboxState.release_validation`."""
+        """See :meth:`.SandboxState.release_validation`."""
         return self.state.release_validation(cname_id)
 
     def set_state(self, integration_id: str, state: str) -> None:
-        """See :meth:`SandboxState.set_state`."""
+        """See :meth:`.SandboxState.set_state`."""
         self.state.set_state(integration_id, state)
 
     def inject(self, *faults: Fault) -> None:
-        """See :meth:`SandboxState.inject`."""
+        """See :meth:`.SandboxState.inject`."""
         self.state.inject(*faults)
 
     @property
     def pending_faults(self) -> list[Fault]:
-        """See :attr:`SandboxState.pending_faults`."""
+        """See :attr:`.SandboxState.pending_faults`."""
         return self.state.pending_faults
 
     def clear_faults(self) -> None:
-        """See :meth:`SandboxState.clear_faults`."""
+        """See :meth:`.SandboxState.clear_faults`."""
         self.state.clear_faults()
 
     def set_chaos(self, rate: float, seed: int | None = None, kinds: Sequence[str] = CHAOS_KINDS) -> None:
-        """See :meth:`SandboxState.set_chaos`."""
+        """See :meth:`.SandboxState.set_chaos`."""
         self.state.set_chaos(rate, seed, kinds)
 
     def advance(self, seconds: float) -> float:
-        """See :meth:`SandboxState.advance`."""
+        """See :meth:`.SandboxState.advance`."""
         return self.state.advance(seconds)
 
     def now(self) -> float:
-        """See :meth:`SandboxState.now`."""
+        """See :meth:`.SandboxState.now`."""
         return self.state.now()
 
     @property
     def requests(self) -> list[LoggedRequest]:
-        """See :attr:`SandboxState.requests`."""
+        """See :attr:`.SandboxState.requests`."""
         return self.state.requests
 
     def clear_requests(self) -> None:
-        """See :meth:`SandboxState.clear_requests`."""
+        """See :meth:`.SandboxState.clear_requests`."""
         self.state.clear_requests()
 
     def count(self, method: str | None = None, path_regex: str | None = None) -> int:
-        """See :meth:`SandboxState.count`."""
+        """See :meth:`.SandboxState.count`."""
         return self.state.count(method, path_regex)
 
     @property
     def rate_limited_count(self) -> int:
-        """See :attr:`SandboxState.rate_limited_count`."""
+        """See :attr:`.SandboxState.rate_limited_count`."""
         return self.state.rate_limited_count
 
     def stats(self) -> dict[str, Any]:
-        """See :meth:`SandboxState.stats`."""
+        """See :meth:`.SandboxState.stats`."""
         return self.state.stats()

@@ -2,7 +2,7 @@
 
 Every :class:`~airflow_provider_oktopost.triggers.oktopost.OktopostIntegrationTrigger` running on the same
 event loop with the same connection (API host, Account ID and key) joins one :class:`AccountPoller` as a
-:class:`Waiter`. The poller reads the status of every waited-for integration at the lowest call cost and
+:class:`.Waiter`. The poller reads the status of every waited-for integration at the lowest call cost and
 hands each waiter its reading; the trigger applies the same rules as before (success on a match, an error
 event on a permanent refusal, keep waiting on a transient one, timeout at its own absolute deadline).
 
@@ -20,10 +20,10 @@ Strategy, decided per cycle and re-decided after every page:
   that waiter only).
 
 Budget: every request takes its turn from the account's budget, shared by every process of the deployment
-(:mod:`~..core.throttle`). The poller has no pause of its own: before a cycle it asks the budget when the
+(:mod:`.throttle`). The poller has no pause of its own: before a cycle it asks the budget when the
 next call may go (:meth:`AccountPoller.budget_wait`) and sleeps until then, so a block recorded after a 429
 (by this poller, a task, another triggerer or another tool's burst) holds every read back. When the day's
-calls run low the budget's :meth:`~..core.throttle.AccountBudget.polling_pace` spaces the cycles out.
+calls run low the budget's :meth:`~.AccountBudget.polling_pace` spaces the cycles out.
 Sleeps are always cut at the earliest waiter deadline, so timeouts fire on time during a block.
 
 Listeners (:mod:`.listener`, the integration watchers) subscribe to complete listings instead: when one is
@@ -68,6 +68,7 @@ GATHER_QUIET = 0.01
 GATHER_MAX = 0.2
 
 
+#: One poller per event loop, API base URL, account and API key digest.
 PollerKey = tuple[asyncio.AbstractEventLoop, str, str, str]
 _pollers: dict[PollerKey, AccountPoller] = {}
 

@@ -19,7 +19,9 @@ class _Wake:
     """A reading that is no reading: the waiter's deadline has passed, it should look at the clock."""
 
 
+#: The reading that is no reading: the waiter's deadline has passed.
 WAKE: Final = _Wake()
+#: What a waiter is handed: the integration, the error the read ran into, or ``WAKE``.
 Reading = Integration | BaseException | _Wake
 
 

@@ -49,7 +49,7 @@ class Waiter:
         self._inbox.put_nowait(reading)
 
     async def next_reading(self) -> Reading:
-        """The next reading: an integration, the error a read ran into, or :data:`WAKE`."""
+        """The next reading: an integration, the error a read ran into, or :data:`.WAKE`."""
         return await self._inbox.get()
 
     def retry_in(self) -> float:
