@@ -26,6 +26,13 @@ AIRFLOW_VERSIONS=("$AIRFLOW_HIGH" "$AIRFLOW_32" "$AIRFLOW_31" "$AIRFLOW_LOW")
 # The low-end environment also gets the lowest versions pyproject.toml allows for our other direct
 # dependencies, so the declared ranges are tested at both ends, not only Airflow's.
 LOW_PINS=("apache-airflow-providers-common-compat==1.23.0" "requests==2.31.0" "pendulum==3.0.0")
+# Airflow 3.2.x declares no upper bounds for two libraries whose later releases break it; Airflow 3.3 caps
+# or works around both. FastAPI >= 0.137 rejects 3.2's TITerminalStatePayload union (a PydanticUserError
+# when the execution API starts). svcs >= 26 detaches the registry from app.state when the lifespan ends,
+# and 3.2's in-process execution API (dag.test) ends it as soon as its InProcessExecutionAPI object is
+# dropped, so every task of a dag.test fails with "'State' object has no attribute 'svcs_registry'"
+# (3.3 ties the lifespan to the transport instead). Newer 3.2 patch releases may need the same caps.
+AIRFLOW_32_CAPS=("fastapi<0.137" "svcs<26")
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
@@ -42,10 +49,12 @@ PY
 # flavour VERSION -> "lowest" for the low-end Airflow, "latest" otherwise.
 flavour() { if [ "$1" = "$AIRFLOW_LOW" ]; then echo lowest; else echo latest; fi; }
 
-# The requirements of one environment besides the package itself (the lowest one adds LOW_PINS).
+# The requirements of one environment besides the package itself (the lowest one adds LOW_PINS, 3.2.x
+# AIRFLOW_32_CAPS).
 env_requirements() {
   echo "apache-airflow==$1"
   if [ "$(flavour "$1")" = lowest ]; then printf '%s\n' "${LOW_PINS[@]}"; fi
+  if [[ "$1" == 3.2.* ]]; then printf '%s\n' "${AIRFLOW_32_CAPS[@]}"; fi
 }
 
 # constraints_file VERSION -> constraints/af<version>-<flavour>-py<X.Y>.txt
