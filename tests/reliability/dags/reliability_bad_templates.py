@@ -1,9 +1,16 @@
 """A DAG whose templated Oktopost arguments render to bad values (run by tests/reliability/test_templates.py).
 
-Kept alone in this folder: ``dag.test`` parses the DAG file's whole folder.
+Kept alone in this folder: ``dag.test`` parses the DAG file's whole folder. Every task's failure callback
+appends the task's id and its exception to the JSON-lines file named by ``OKTOPOST_TEST_FAILURES``, so the
+test ties each message to the task that raised it, whatever a given Airflow version prints to the console
+(3.1's ``dag.test`` prints no task exception at all).
 """
 
 from __future__ import annotations
+
+import json
+import os
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG
@@ -18,12 +25,24 @@ from airflow_provider_oktopost.sensors.oktopost import OktopostIntegrationSensor
 
 C = "{{ dag_run.conf['%s'] }}"
 
+
+def record_failure(context: Any) -> None:
+    """Append ``{"task_id", "error_type", "error"}`` for the failed task (runs in the task's process)."""
+    path = os.environ.get("OKTOPOST_TEST_FAILURES")
+    if not path:
+        return
+    error = context.get("exception")
+    line = {"task_id": context["ti"].task_id, "error_type": type(error).__name__, "error": str(error)}
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")
+
+
 with DAG(
     dag_id="reliability_bad_templates",
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    default_args={"retries": 2},  # AirflowFailException must skip these
+    default_args={"retries": 2, "on_failure_callback": record_failure},  # AirflowFailException skips retries
 ) as dag:
     OktopostConnectIntegrationOperator(
         task_id="connect_bad_type", integration_type=C % "type", cname_id="0CN1"
