@@ -34,6 +34,7 @@ from airflow_provider_oktopost.core.budget.rules import DAY, Grant
 from airflow_provider_oktopost.core.budget.settings import BudgetSettings
 
 log = logging.getLogger("airflow_provider_oktopost.budget")
+HOUR = 3600.0
 
 #: Below the documented 60 calls/minute, leaving room for other clients of the same key.
 DEFAULT_PER_MINUTE = 50
@@ -185,8 +186,10 @@ class AccountBudget:
     def polling_pace(self) -> float:
         """Seconds per call that keeps polling inside the day's calls left for it (0 while plenty).
 
-        Polling may use the day's limit minus ``share_for_other_tools``; when what is left runs low, the
-        pace spreads it over the time left until midnight UTC instead of exhausting it.
+        Polling may use the day's limit less ``share_for_other_tools``. While more of that is left than an
+        hour of calls at the full per-minute rate would use, polling runs at the minute's pace: a burst of
+        waits (an onboarding) is not slowed down because the day is young. Below that, the calls left *run
+        low* and the pace spreads them over the time left until midnight UTC instead of exhausting them.
         """
         grant = self.last_grant
         if grant is None:
@@ -195,6 +198,8 @@ class AccountBudget:
         until_midnight = DAY - clock.wall() % DAY
         if left <= 0:
             return until_midnight
+        if left >= self.per_minute * HOUR / self.settings.window:
+            return 0.0
         pace = until_midnight / left
         return pace if pace > self.settings.window / self.per_minute else 0.0
 

@@ -107,6 +107,25 @@ def test_polling_slows_down_when_the_day_runs_low(fake_clock: FakeClock, tmp_pat
     assert budget.polling_pace() == pytest.approx(86_400)  # polling's share is spent: until midnight
 
 
+def test_polling_runs_at_the_minutes_pace_while_more_than_an_hour_of_calls_is_left(
+    fake_clock: FakeClock,
+) -> None:
+    throttle.reset_registry()
+    settings = BudgetSettings(store="memory", daily_limit=20_000, share_for_other_tools=0.1)
+    budget = throttle.budget_for("https://api", "001a", per_minute=50, settings=settings)
+    fake_clock.now = 86_400 * 20_000 + 2 * 3600  # 02:00 UTC: 22 hours to midnight
+    budget.reserve(max_wait=60)
+    # 17,999 left for polling: more than an hour at 50 a minute (3,000), so no slow-down, although spreading
+    # them evenly until midnight would allow only one call every 4.4 s.
+    assert budget.polling_pace() == 0.0
+    settings = BudgetSettings(store="memory", daily_limit=3_300, share_for_other_tools=0.0)
+    budget = throttle.budget_for("https://api", "001b", per_minute=50, settings=settings)
+    for _ in range(301):
+        budget.reserve(max_wait=1e9)
+    # 2,999 left: less than an hour's worth, so they are spread over the 22 hours to midnight.
+    assert budget.polling_pace() == pytest.approx(22 * 3600 / 2_999, rel=0.01)
+
+
 def test_registry_shares_per_account() -> None:
     throttle.reset_registry()
     a = throttle.throttle_for("https://api", "001a")

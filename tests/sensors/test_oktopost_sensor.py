@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -92,11 +95,38 @@ def reschedules(ti: Any) -> int:
 # ---- real runs ----------------------------------------------------------------------------------------
 
 
+@contextmanager
+def valid_after_reads(sandbox: OktopostSandbox, reads: int) -> Iterator[None]:
+    """New integrations stay invalid until ``reads`` GETs of each have arrived, then turn valid.
+
+    The test decides when an integration turns valid, not a delay that a loaded machine can outlast.
+    """
+    sandbox.hold_validation()
+    stop = threading.Event()
+
+    def release() -> None:
+        while not stop.wait(0.05):
+            for item in sandbox.integrations:
+                if (
+                    item["Status"] == "invalid"
+                    and sandbox.count("GET", f"/v2/integration/{item['Id']}") >= reads
+                ):
+                    sandbox.release_validation(item["CnameId"])
+
+    releaser = threading.Thread(target=release, daemon=True)
+    releaser.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        releaser.join(timeout=5)
+        sandbox.hold_validation(False)
+
+
 def test_poke_reschedule_and_deferrable_modes_wait_for_validation(
     airflow_db: Any, oktopost_connection_env: OktopostSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox = oktopost_connection_env
-    sandbox.configure(validation_delay=2.5)
     trigger_reads: list[str] = []
     original_check = OktopostIntegrationTrigger._check
 
@@ -106,7 +136,9 @@ def test_poke_reschedule_and_deferrable_modes_wait_for_validation(
 
     monkeypatch.setattr(OktopostIntegrationTrigger, "_check", counting_check)
 
-    dag_run = run_dag(modes_dag)
+    # Valid after the connect's read-back and two of the sensor's reads.
+    with valid_after_reads(sandbox, 3):
+        dag_run = run_dag(modes_dag)
     tis = task_instances(dag_run)
     assert task_states(dag_run) == dict.fromkeys(tis, "success")
     for mode in ("poke", "reschedule", "deferrable"):
