@@ -64,7 +64,21 @@ log "sdist and wheel (build, twine check)"
 export OKTOPOST_DIST_DIR="$REPO/dist"
 
 logs="$(mktemp -d)"
-trap 'rm -rf "$venv_dir" "$logs"' EXIT
+# On any exit (a failure, Ctrl-C), stop the background pytest runs the way Ctrl-C would (SIGINT: their
+# fixtures tear the deployments and servers down), then remove the scratch files.
+cleanup() {
+  local pids
+  pids="$(jobs -pr)"
+  if [ -n "$pids" ]; then
+    # shellcheck disable=SC2086
+    kill -INT $pids 2>/dev/null || true
+    sleep 5
+    # shellcheck disable=SC2086
+    kill $pids 2>/dev/null || true
+  fi
+  rm -rf "$venv_dir" "$logs"
+}
+trap cleanup EXIT
 # passed STATUS: pytest passed, or selected none of its tests (5: extra arguments such as a file path may
 # select no deployment test, or only deployment tests).
 passed() { [ "$1" = 0 ] || [ "$1" = 5 ]; }
@@ -90,7 +104,7 @@ other_suite() {
   shift
   "${VENV[$version]}/bin/python" -m pytest -p no:cacheprovider -m "not browser and not e2e and not packaging" "$@"
 }
-declare -A RUNNING
+declare -A RUNNING=()
 finish_one() {  # wait for any running suite, print its output, record a failure
   local pid status=0
   wait -n -p pid "${!RUNNING[@]}" || status=$?
