@@ -55,6 +55,26 @@ def pytest_configure(config: pytest.Config) -> None:
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)  # 3.1 + common-compat 1.23: DeprecatedImportWarning
         import airflow.providers.standard.operators.python  # noqa: F401
+    _one_in_process_api_server()
+
+
+def _one_in_process_api_server() -> None:
+    """Build ``dag.test``'s in-process execution API once per process, as Airflow 3.3 does.
+
+    Airflow 3.1 and 3.2 build a new FastAPI + Cadwyn app (about a second) for every task that ``dag.test``
+    runs; 3.3 caches it (``functools.lru_cache`` on ``supervisor.in_process_api_server``). The suite does
+    the same on 3.1/3.2, where without it most of its time went into building apps. Nothing of the
+    provider's runs differently: only how often Airflow's own test harness builds its API.
+    """
+    import functools
+
+    try:
+        from airflow.sdk.execution_time import supervisor
+    except ImportError:  # pragma: no cover - every supported Airflow has it
+        return
+    build = getattr(supervisor, "in_process_api_server", None)
+    if build is not None and not hasattr(build, "cache_info"):
+        supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(build)
 
 
 @pytest.fixture(scope="session")
