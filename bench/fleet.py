@@ -301,6 +301,11 @@ def _row(r: dict[str, Any]) -> str:
     )
 
 
+def _burst_bound(r: dict[str, Any]) -> float:
+    """Seconds the run's calls need at least when the first minute's calls all go at once."""
+    return max(0, r["calls"] - SANDBOX_LIMIT) / SANDBOX_LIMIT * r["window_s"]
+
+
 def report_section(results: list[dict[str, Any]]) -> str:
     """The fleet section of docs/performance.md; every figure and verdict comes from ``results``."""
     runs = {r["store"]: r for r in results if "skipped" not in r}
@@ -338,8 +343,10 @@ def report_section(results: list[dict[str, Any]]) -> str:
             f"{r['tasks_ok']} of {r['tasks']} tasks and {r['waits_ok']} of {r['waits']} waits succeeded "
             f"(goal all: {'met' if all_done else 'NOT met'}); {r['wall_s']} s for {r['calls']} calls, "
             f"{r['ratio_to_physical']}x the physical limit of {r['physical_s']} s (goal at most 1.2x: "
-            f"{'met' if within else 'NOT met'}). The last integration became valid after "
-            f"{r['last_ready_s']} s ({r['last_ready_s'] / r['wall_s']:.0%} of the run)."
+            f"{'met' if within else 'NOT met'}). A sliding minute lets the first {SANDBOX_LIMIT} calls go at "
+            f"once, so these calls needed at least {_burst_bound(r):.1f} s and a ratio below 1 is possible. "
+            f"The last integration became valid after {r['last_ready_s']} s "
+            f"({r['last_ready_s'] / r['wall_s']:.0%} of the run)."
         )
     base = runs.get("memory")
     if base is not None:
