@@ -39,6 +39,13 @@ class Timeline:
     async def async_sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0) / SPEED)
 
+    def begin(self) -> None:
+        """Wait for ``start_at``; a process that got there late (a loaded machine starts processes slowly)
+        starts its timeline at ``t0`` now, instead of ``SPEED`` times its lateness further on, which could
+        put it past midnight."""
+        time.sleep(max(0.0, self.start_at - time.time()))
+        self.start_at = max(self.start_at, time.time())
+
 
 def _patch(conn_json: str, t0: float, start_at: float) -> tuple[Timeline, list[Answer]]:
     os.environ["AIRFLOW_CONN_OKTOPOST_DEFAULT"] = conn_json
@@ -65,12 +72,12 @@ def _patch(conn_json: str, t0: float, start_at: float) -> tuple[Timeline, list[A
 
 def spend(conn_json: str, t0: float, calls: int, start_at: float, out: Queue[Any]) -> None:
     """Like a task process (or another tool through the hook): ``calls`` reads of the account, at ``t0``."""
-    _, answers = _patch(conn_json, t0, start_at)
+    sim, answers = _patch(conn_json, t0, start_at)
     from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 
     hook = OktopostHook()
     _ = hook.config
-    time.sleep(max(0.0, start_at - time.time()))
+    sim.begin()
     for _ in range(calls):
         hook.get_me()
     hook.close()
@@ -87,7 +94,7 @@ def wait(
     out: Queue[Any],
 ) -> None:
     """Like a triggerer: one deferred wait through the account's poller, until ``end_time`` (simulated)."""
-    _, answers = _patch(conn_json, t0, start_at)
+    sim, answers = _patch(conn_json, t0, start_at)
     from airflow_provider_oktopost.triggers.oktopost import OktopostIntegrationTrigger
 
     trigger = OktopostIntegrationTrigger(integration_id, poll_interval=poll_interval, end_time=end_time)
@@ -95,6 +102,6 @@ def wait(
     async def run() -> list[dict[str, Any]]:
         return [dict(event.payload) async for event in trigger.run()]
 
-    time.sleep(max(0.0, start_at - time.time()))
+    sim.begin()
     events = asyncio.run(run())
     out.put((os.getpid(), answers, events))
