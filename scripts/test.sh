@@ -6,9 +6,10 @@
 #      tests/packaging/ (the `packaging` marker)
 #   4. pytest on Airflow 3.3.2: the deployment tests (-m e2e) in the background, everything else
 #      (browser and packaging tests included) in the foreground
-#   5. pytest on the other environments (OKTOPOST_TEST_VERSIONS; default 3.2.2, 3.1.8, and 3.0.0 with the
-#      lowest dependencies), two at a time, without browser, deployment and packaging tests, then the
-#      connection-form browser test on 3.1.x (OKTOPOST_BROWSER_31)
+#   5. pytest on the other environments (OKTOPOST_TEST_VERSIONS; default 3.0.0 with the lowest
+#      dependencies, 3.2.2 and 3.1.8) without browser, deployment and packaging tests: the first beside
+#      step 4, the others two at a time after it; then the connection-form browser test on 3.1.x
+#      (OKTOPOST_BROWSER_31)
 # The deployment tests spend most of their time waiting (for Oktopost's 60 calls a minute, for a scheduler
 # loop): running them beside the CPU-bound suites keeps make test under 20 minutes on two cores.
 # Usage: scripts/test.sh [extra pytest args]
@@ -19,7 +20,7 @@ cd "$REPO"
 started=$SECONDS
 # The environments make test runs, besides $AIRFLOW_HIGH (everything): the suite without browser, deployment
 # and packaging tests. OKTOPOST_TEST_VERSIONS="3.0.0" (space-separated) overrides.
-read -r -a OTHER_VERSIONS <<<"${OKTOPOST_TEST_VERSIONS:-$AIRFLOW_32 $AIRFLOW_31 $AIRFLOW_LOW}"
+read -r -a OTHER_VERSIONS <<<"${OKTOPOST_TEST_VERSIONS:-$AIRFLOW_LOW $AIRFLOW_32 $AIRFLOW_31}"
 # The connection-form browser test (the hook-widget form of 3.0/3.1) also runs on this one (empty: skipped).
 BROWSER_31="${OKTOPOST_BROWSER_31-$AIRFLOW_31}"
 BUILD_VERSIONS=("$AIRFLOW_HIGH" "${OTHER_VERSIONS[@]}")
@@ -92,19 +93,18 @@ log "pytest on Airflow $AIRFLOW_HIGH: deployment tests (-m e2e) in the backgroun
 "$HIGH/bin/python" -m pytest -p no:cacheprovider -m e2e "$@" >"$logs/e2e-$AIRFLOW_HIGH.log" 2>&1 &
 e2e_pid=$!
 
-log "pytest on Airflow $AIRFLOW_HIGH: everything but the deployment tests (browser and packaging included)"
+# The other environments (each pytest has its own AIRFLOW_HOME, sandbox ports and stores): the first one
+# beside the 3.3.2 run below, the rest two at a time once it has finished.
 failed=()
-status=0
-"$HIGH/bin/python" -m pytest -p no:cacheprovider -m "not e2e" "$@" || status=$?
-passed "$status" || failed+=("$AIRFLOW_HIGH")
-
-# The other environments, two at a time (each pytest has its own AIRFLOW_HOME, sandbox ports and stores).
-other_suite() {
+declare -A RUNNING=()
+start_suite() {
   local version="$1"
   shift
-  "${VENV[$version]}/bin/python" -m pytest -p no:cacheprovider -m "not browser and not e2e and not packaging" "$@"
+  log "pytest on Airflow $version ($(flavour "$version") dependencies), without browser, deployment and packaging tests (in the background)"
+  "${VENV[$version]}/bin/python" -m pytest -p no:cacheprovider -m "not browser and not e2e and not packaging" \
+    "$@" >"$logs/suite-$version.log" 2>&1 &
+  RUNNING[$!]="$version"
 }
-declare -A RUNNING=()
 finish_one() {  # wait for any running suite, print its output, record a failure
   local pid status=0
   wait -n -p pid "${!RUNNING[@]}" || status=$?
@@ -112,11 +112,16 @@ finish_one() {  # wait for any running suite, print its output, record a failure
   passed "$status" || failed+=("${RUNNING[$pid]}")
   unset "RUNNING[$pid]"
 }
-for version in "${OTHER_VERSIONS[@]}"; do
+if [ "${#OTHER_VERSIONS[@]}" -gt 0 ]; then start_suite "${OTHER_VERSIONS[0]}" "$@"; fi
+
+log "pytest on Airflow $AIRFLOW_HIGH: everything but the deployment tests (browser and packaging included)"
+status=0
+"$HIGH/bin/python" -m pytest -p no:cacheprovider -m "not e2e" "$@" || status=$?
+passed "$status" || failed+=("$AIRFLOW_HIGH")
+
+for version in "${OTHER_VERSIONS[@]:1}"; do
   [ "${#RUNNING[@]}" -lt 2 ] || finish_one
-  log "pytest on Airflow $version ($(flavour "$version") dependencies), without browser, deployment and packaging tests (in the background)"
-  other_suite "$version" "$@" >"$logs/suite-$version.log" 2>&1 &
-  RUNNING[$!]="$version"
+  start_suite "$version" "$@"
 done
 while [ "${#RUNNING[@]}" -gt 0 ]; do finish_one; done
 
