@@ -21,7 +21,7 @@ Answer = tuple[bool, bool, int, float]
 
 
 #: Simulated seconds per real second.
-SPEED = 500.0
+SPEED = 250.0
 
 
 class Timeline:

@@ -3,9 +3,9 @@ none of them uses the share kept for the account's other tools.
 
 Real processes (``spawn``) share the machine-wide SQLite store or a real ``redis-server``. Each process
 patches the provider's clock to one simulated timeline (``daily_workers.Timeline``: the last hour before
-midnight UTC, run 500 times faster than real time; time, not the network: every call reaches the sandbox).
+midnight UTC, run 250 times faster than real time; time, not the network: every call reaches the sandbox).
 Three task-like processes spend 24 of a 40-call day; then three triggerer-like processes each wait for an
-integration that never turns valid, polling every 5 s (simulated) for 50 minutes. Polling may bring the day to
+integration that never turns valid, polling every 5 s (simulated) for 57 minutes. Polling may bring the day to
 30 (``daily_share_for_other_tools`` 0.25); afterwards an operator's call still gets the kept share.
 
 If the store counted per process, each process would see its own small count: the spenders' counts would
@@ -82,7 +82,7 @@ def test_pollers_in_many_processes_slow_down_together_and_keep_the_share(
 
     # 2. Triggerer-like processes poll for integrations that never turn valid.
     ids = [sandbox.add_integration(status="invalid")["Id"] for _ in range(POLLERS)]
-    end_time = t0 + 3000
+    end_time = t0 + 3500  # 100 simulated seconds before midnight, 6 or more paced reads after t0 + 60
     start_at = time.time() + 6.0
     pollers = [
         spawn.Process(target=wait, args=(conn, t0 + 60, start_at, i, POLL_INTERVAL, end_time, out))
