@@ -50,6 +50,20 @@ CONN_FIELDS: dict[str, Any] = {
 }
 
 
+#: The ``oktopost_partner`` connection form (issue 20): the partner's own Account ID and key.
+PARTNER_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port"],
+    "relabeling": {"login": "Partner Account ID", "password": "API Key", "host": "Base URL (optional)"},
+    "placeholders": {
+        "login": "001000000000001",
+        "password": "The partner account's API key",
+        "host": "https://reseller.oktopost.com (leave empty for it)",
+        "extra": '{"timeout": 30}',
+    },
+}
+PARTNER_CONN_FIELDS: dict[str, Any] = {"timeout": CONN_FIELDS["timeout"]}
+
+
 def get_provider_info() -> dict[str, Any]:
     """The provider-info dict Airflow validates against ``provider_info.schema.json``."""
     return {
@@ -66,7 +80,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oktopost.hooks.oktopost"]}
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oktopost.hooks.oktopost"]},
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oktopost.hooks.partner"]},
         ],
         "operators": [
             {
@@ -75,6 +90,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_oktopost.operators.oktopost",
                     "airflow_provider_oktopost.operators.cname",
                     "airflow_provider_oktopost.operators.action",
+                    "airflow_provider_oktopost.operators.partner",
                 ],
             }
         ],
@@ -106,7 +122,14 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Oktopost",
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
                 "conn-fields": CONN_FIELDS,
-            }
+            },
+            {
+                "connection-type": "oktopost_partner",
+                "hook-class-name": "airflow_provider_oktopost.hooks.partner.OktopostPartnerHook",
+                "hook-name": "Oktopost Partner",
+                "ui-field-behaviour": PARTNER_UI_FIELD_BEHAVIOUR,
+                "conn-fields": PARTNER_CONN_FIELDS,
+            },
         ],
         "config": provider_config(),
     }

@@ -29,13 +29,16 @@ class ApiRequest:
     method: str
     path: str
     params: tuple[tuple[str, str], ...] = ()
-    form: tuple[tuple[str, str], ...] = ()
+    #: Left out of ``repr``: a form may carry a secret (a new partner account's owner password).
+    form: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     #: False for calls that create something: they are never re-sent blindly when the outcome is unknown.
     idempotent: bool = True
+    #: How messages name the API the path belongs to: ``/v2``, or ``""`` for the partner API (no ``/v2``).
+    prefix: str = "/v2"
 
     def describe(self) -> str:
         """``METHOD /v2/path`` for messages and logs (no query string, no secrets)."""
-        return f"{self.method} /v2{self.path}"
+        return f"{self.method} {self.prefix}{self.path}"
 
 
 @dataclass(frozen=True)

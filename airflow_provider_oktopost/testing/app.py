@@ -20,7 +20,9 @@ from starlette.types import ASGIApp
 
 from airflow_provider_oktopost.testing.config import UNSET
 from airflow_provider_oktopost.testing.control import control_router
+from airflow_provider_oktopost.testing.control_partner import partner_control_router
 from airflow_provider_oktopost.testing.gate import ACCOUNT_SCOPE_KEY, FORM_SCOPE_KEY, ApiGate
+from airflow_provider_oktopost.testing.partner import add_partner_routes
 from airflow_provider_oktopost.testing.records import API_STATES, format_time, parse_setting, user_id_for
 from airflow_provider_oktopost.testing.routes_onboarding import add_onboarding_routes
 from airflow_provider_oktopost.testing.state import SandboxState
@@ -122,11 +124,13 @@ def create_app(state: SandboxState) -> FastAPI:
                 "description": "Partner integrations (list, get, connect, update, delete).",
             },
             {"name": "CNAMEs", "description": "Custom domains for integrations (list, get, create, ...)."},
+            {"name": "Partner accounts", "description": "Partner (reseller) API at the root, without /v2."},
             {"name": "Sandbox control", "description": "Test-only routes, not part of the Oktopost API."},
         ],
     )
     _add_api_routes(app, state)
     app.include_router(control_router(state))
+    app.include_router(partner_control_router(state))
     return app
 
 
@@ -236,6 +240,7 @@ def _add_api_routes(app: FastAPI, state: SandboxState) -> None:
         return _json({"Result": True})
 
     add_onboarding_routes(app, state, common)
+    add_partner_routes(app, state, common)
 
     @app.api_route("/v2", methods=_ALL_METHODS, include_in_schema=False)
     @app.api_route("/v2/{rest:path}", methods=_ALL_METHODS, include_in_schema=False)

@@ -180,3 +180,47 @@ class SandboxClient:
     def stats(self) -> dict[str, Any]:
         """``GET /_sandbox/stats``."""
         return cast(dict[str, Any], self._call("GET", "/stats"))
+
+    # -- partners and many accounts (control_partner) ---------------------------------------------------
+
+    def add_partner(self, account_id: str, api_key: str) -> None:
+        """``POST /_sandbox/partners``."""
+        self._call("POST", "/partners", {"account_id": account_id, "api_key": api_key})
+
+    @property
+    def managed_accounts(self) -> list[dict[str, Any]]:
+        """``GET /_sandbox/managed-accounts``."""
+        return cast(list[dict[str, Any]], self._call("GET", "/managed-accounts"))
+
+    def add_managed_account(
+        self, partner_id: str, company: str, *, external_id: str | None = None, account_id: str | None = None
+    ) -> dict[str, Any]:
+        """``POST /_sandbox/managed-accounts``: store an account directly."""
+        payload = {
+            "partner_id": partner_id,
+            "company": company,
+            "external_id": external_id,
+            "account_id": account_id,
+        }
+        return cast(dict[str, Any], self._call("POST", "/managed-accounts", payload))
+
+    def plan_account(self, external_id: str, account_id: str, api_key: str | None = None) -> None:
+        """``POST /_sandbox/managed-accounts/plan``."""
+        payload = {"external_id": external_id, "account_id": account_id, "api_key": api_key}
+        self._call("POST", "/managed-accounts/plan", payload)
+
+    def set_create_answer(self, create_answer: str) -> None:
+        """``POST /_sandbox/managed-accounts/answer``: ``items`` or ``account``."""
+        self._call("POST", "/managed-accounts/answer", {"create_answer": create_answer})
+
+    def set_account_rate_limit(self, account_id: str, per_minute: int | None) -> None:
+        """``POST /_sandbox/accounts/{id}/rate-limit``."""
+        self._call("POST", f"/accounts/{account_id}/rate-limit", {"per_minute": per_minute})
+
+    def block_account(self, account_id: str, seconds: float) -> None:
+        """``POST /_sandbox/accounts/{id}/block``."""
+        self._call("POST", f"/accounts/{account_id}/block", {"seconds": seconds})
+
+    def rate_limited_by_account(self) -> dict[str, dict[str, int]]:
+        """``GET /_sandbox/accounts/rate-limited``."""
+        return cast(dict[str, dict[str, int]], self._call("GET", "/accounts/rate-limited"))

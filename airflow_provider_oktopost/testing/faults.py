@@ -144,6 +144,8 @@ class LoggedRequest:
     fault: str | None
     time: float
     chaos: bool = False
+    #: The Basic-auth username (account id) the request came with, if any (never the key).
+    account: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as served by ``GET /_sandbox/requests``."""

@@ -177,6 +177,23 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
+#: The partner API's root paths (served at the sandbox's root, as on reseller.oktopost.com without /v2).
+PARTNER_PATHS = ("/account",)
+_MASK = "***"
+
+
+def is_api_path(path: str) -> bool:
+    """``/v2`` and everything under it, and the partner routes (``/account``, ``/account/...``)."""
+    return any(path == root or path.startswith(root + "/") for root in ("/v2", *PARTNER_PATHS))
+
+
+def logged_form(form: dict[str, str]) -> dict[str, str]:
+    """The form as the request log keeps it: a new account's password is masked, never stored."""
+    from airflow_provider_oktopost.testing.partner_store import SECRET_FIELDS
+
+    return {k: (_MASK if k in SECRET_FIELDS and v else v) for k, v in form.items()}
+
+
 class ApiGate:
     """ASGI middleware that owns the ``/v2`` request pipeline (see the module docstring)."""
 
@@ -187,7 +204,7 @@ class ApiGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or not (path == "/v2" or path.startswith("/v2/")):
+        if scope["type"] != "http" or not is_api_path(path):
             await self.app(scope, receive, send)
             return
         state = self.state
@@ -199,9 +216,12 @@ class ApiGate:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         fault, from_chaos = state.next_fault(method, path)
         kind = fault.kind if fault else None
+        account = _basic_credentials(scope)[0]  # the caller's account id, as the log shows it
 
         def record(final_status: int | None) -> None:
-            entry = LoggedRequest(method, path, query, form, final_status, kind, arrived, from_chaos)
+            entry = LoggedRequest(
+                method, path, query, logged_form(form), final_status, kind, arrived, from_chaos, account
+            )
             state.log_request(entry, generation)
 
         async def logged_send(message: Message) -> None:
@@ -250,7 +270,7 @@ class ApiGate:
         if outcome == "forbidden":
             await send_response(send, 403, json_bytes(API_DISABLED), b"application/json")
             return
-        if not self.state.admit_call(password or ""):
+        if not self.state.admit_call(password or "", username):
             await send_response(send, 429, b"", None)  # empty body and no Retry-After, like the real API
             return
         replayed = False

@@ -330,3 +330,64 @@ class OktopostSandbox:
     def stats(self) -> dict[str, Any]:
         """See :meth:`.SandboxState.stats`."""
         return self.state.stats()
+
+    # -- partners and many accounts (the same names as SandboxClient's) ----------------------------------
+
+    def add_partner(self, account_id: str, api_key: str) -> None:
+        """See :meth:`.AccountRules.add_partner`."""
+        self.state.add_partner(account_id, api_key)
+
+    @property
+    def partner_url(self) -> str:
+        """The partner API's root (no ``/v2``), like ``https://reseller.oktopost.com``."""
+        return self.url
+
+    @property
+    def managed_accounts(self) -> list[dict[str, Any]]:
+        """Every partner's managed accounts (``/account`` records), in creation order."""
+        return self.state.partners.list()
+
+    def add_managed_account(
+        self, partner_id: str, company: str, *, external_id: str | None = None, account_id: str | None = None
+    ) -> dict[str, Any]:
+        """See :meth:`.PartnerStore.add`."""
+        return self.state.partners.add(partner_id, company, external_id=external_id, account_id=account_id)
+
+    def plan_account(self, external_id: str, account_id: str, api_key: str | None = None) -> None:
+        """See :meth:`.PartnerStore.plan`."""
+        self.state.partners.plan(external_id, account_id, api_key)
+
+    def set_create_answer(self, create_answer: str) -> None:
+        """``items`` (the get envelope) or ``account`` (an ``Account`` object) for ``POST /account``."""
+        if create_answer not in ("items", "account"):
+            raise ValueError("create_answer must be 'items' or 'account'")
+        self.state.partners.create_answer = "items" if create_answer == "items" else "account"
+
+    def set_account_rate_limit(self, account_id: str, per_minute: int | None) -> None:
+        """See :meth:`.AccountRules.set_account_rate_limit`."""
+        self.state.set_account_rate_limit(account_id, per_minute)
+
+    def block_account(self, account_id: str, seconds: float) -> None:
+        """See :meth:`.AccountRules.block_account`."""
+        self.state.block_account(account_id, seconds)
+
+    def rate_limited_by_account(self) -> dict[str, dict[str, int]]:
+        """See :meth:`.AccountRules.rate_limited_by_account`."""
+        return self.state.rate_limited_by_account()
+
+    def partner_connection_json(self) -> str:
+        """An ``oktopost_partner`` connection for the sandbox's partner account, as JSON."""
+        from airflow_provider_oktopost.testing.accounts import DEFAULT_PARTNER_ID, DEFAULT_PARTNER_KEY
+
+        return json.dumps(
+            {
+                "conn_type": "oktopost_partner",
+                "login": DEFAULT_PARTNER_ID,
+                "password": DEFAULT_PARTNER_KEY,
+                "host": self.partner_url,
+            }
+        )
+
+    def account_connection_json(self, account_id: str, api_key: str) -> str:
+        """An ``oktopost`` connection for another account of this sandbox, as JSON."""
+        return json.dumps({**self.connection_dict(), "login": account_id, "password": api_key})

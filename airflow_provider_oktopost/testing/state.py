@@ -18,9 +18,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from airflow_provider_oktopost.testing.accounts import AccountRules
 from airflow_provider_oktopost.testing.cnames import CnameStore
 from airflow_provider_oktopost.testing.config import UNSET, SandboxConfig, Unset
 from airflow_provider_oktopost.testing.faults import CHAOS_KINDS, Fault, LoggedRequest, count_requests
+from airflow_provider_oktopost.testing.partner_store import PartnerStore
 from airflow_provider_oktopost.testing.records import DEFAULT_CNAME_ID, IdFactory, IntegrationRecord
 from airflow_provider_oktopost.testing.traffic import FaultQueue, RateLimiter
 
@@ -30,7 +32,7 @@ DEFAULT_API_KEY = "sandbox-api-key"
 AuthOutcome = Literal["ok", "unauthorized", "forbidden"]
 
 
-class SandboxState:
+class SandboxState(AccountRules):
     """Thread-safe state of one sandbox: see the module docstring for why it is shaped this way."""
 
     def __init__(
@@ -58,11 +60,14 @@ class SandboxState:
         self._ids = IdFactory(id_seed)
         self.generation = 0
         self._clear()
+        self._init_accounts()
 
     def _clear(self) -> None:
         self._integrations: dict[str, IntegrationRecord] = {}
         #: The CNAMEs (``/v2/cname``); cleared with everything else by :meth:`reset`.
         self.cnames = CnameStore(self._lock, self._ids, self.now, self.account_id)
+        #: The partner API's managed accounts (``/account``, :mod:`.partner`); cleared by :meth:`reset`.
+        self.partners = PartnerStore(self._lock, self._ids, self.now, self.add_account)
         self._faults = FaultQueue()
         self._limiter = RateLimiter()
         self._log: list[LoggedRequest] = []
@@ -84,6 +89,7 @@ class SandboxState:
             self._clear()
             if restore_config:
                 self._config = self._initial_config
+                self.clear_account_rate_limits()
 
     def interrupt(self) -> None:
         """Make in-flight delayed requests give up now (used by a quick server stop)."""
@@ -161,14 +167,17 @@ class SandboxState:
 
     # -- rate limit, faults, chaos ---------------------------------------------------------------------
 
-    def admit_call(self, api_key: str) -> bool:
-        """Count one authenticated call against its key; ``False`` means answer 429 (see ``RateLimiter``)."""
+    def admit_call(self, api_key: str, account_id: str | None = None) -> bool:
+        """Count one authenticated call against its key; ``False`` means answer 429 (see ``RateLimiter``).
+
+        The limit is the account's own (:meth:`set_account_rate_limit`), else the sandbox's.
+        """
         with self._lock:
             config = self._config
             return self._limiter.admit(
                 api_key,
                 self.now(),
-                config.rate_limit_per_minute,
+                self.rate_limit_for(account_id),
                 config.block_seconds,
                 config.rate_window_seconds,
             )
@@ -384,6 +393,7 @@ class SandboxState:
                 "rate_limited_count": self._limiter.refused,
                 "integrations": len(self._integrations),
                 "cnames": len(self.cnames),
+                "partner_accounts": len(self.partners),
                 "pending_faults": len(self._faults.pending),
                 "chaos_rate": self._faults.chaos_rate,
                 "clock_offset": self._offset,

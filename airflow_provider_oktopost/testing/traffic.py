@@ -27,6 +27,13 @@ class RateLimiter:
         self._calls: dict[str, deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
         self.refused = 0
+        #: Per key: every 429, and the blocks started because a call went over the window.
+        self.refused_by: dict[str, int] = {}
+        self.over_limit_by: dict[str, int] = {}
+
+    def block(self, key: str, until: float) -> None:
+        """Refuse ``key`` until ``until`` (sandbox time), as after a burst."""
+        self._blocked_until[key] = max(until, self._blocked_until.get(key, float("-inf")))
 
     def admit(
         self,
@@ -41,6 +48,7 @@ class RateLimiter:
             return True
         if self._blocked_until.get(key, float("-inf")) > now:
             self.refused += 1
+            self.refused_by[key] = self.refused_by.get(key, 0) + 1
             return False
         window = self._calls.setdefault(key, deque())
         while window and window[0] <= now - window_seconds:
@@ -48,6 +56,8 @@ class RateLimiter:
         if len(window) >= limit:
             self._blocked_until[key] = now + block_seconds
             self.refused += 1
+            self.refused_by[key] = self.refused_by.get(key, 0) + 1
+            self.over_limit_by[key] = self.over_limit_by.get(key, 0) + 1
             return False
         window.append(now)
         return True
