@@ -49,7 +49,8 @@ class OktopostCreateAccountOperator(OktopostBaseOperator):
     :param owner_email: The owner's e-mail address (their login).
     :param owner_password: The owner's initial password (a secret: masked everywhere).
     :param license_id: The Oktopost license for the account (such as ``017_SUB_XXXXX_V7``).
-    :param oktopost_conn_id: The ``oktopost_partner`` connection (the partner's Account ID and key).
+    :param oktopost_conn_id: The ``oktopost_partner`` connection (the partner's Account ID and key;
+        templated).
     """
 
     template_fields = (
@@ -60,6 +61,7 @@ class OktopostCreateAccountOperator(OktopostBaseOperator):
         "owner_email",
         "owner_password",
         "license_id",
+        "oktopost_conn_id",
     )
     ui_color = "#e8f0fe"
     _checks: ClassVar[Mapping[str, Check]] = {

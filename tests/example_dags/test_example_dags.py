@@ -41,6 +41,7 @@ def test_all_examples_import_cleanly(sandbox: OktopostSandbox) -> None:
             "example_oktopost_lifecycle",
             "example_oktopost_onboarded_downstream",
             "example_oktopost_onboarding",
+            "example_oktopost_partner_onboarding",
             "example_oktopost_smoke_test",
             "example_oktopost_watch_integrations",
         ]
