@@ -265,6 +265,7 @@ SECTIONS: list[tuple[str, Section | None]] = [
     ("waits", waits_section),
     ("fleet", None),
     ("onboarding", onboarding_fallback),
+    ("partners", None),
 ]
 
 

@@ -34,6 +34,7 @@ run waits_poller bench/waits.py poller
 run waits_baseline bench/waits.py baseline
 if [[ -f bench/fleet.py ]]; then run fleet bench/fleet.py; fi
 run onboarding bench/onboarding.py
+run partners bench/partners.py
 
 "$PY" bench/report.py "$OUT/results.jsonl" \
   --command "make bench" --started "$STARTED" --venv "$VENV" > docs/performance.md

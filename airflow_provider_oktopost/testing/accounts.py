@@ -1,7 +1,7 @@
 """Many accounts in one sandbox: partners, a rate limit per account, and a 429 block on one account.
 
 A partner serves many customers, each an Oktopost account with its own key and its own 60 calls a minute.
-The sandbox hosts them side by side: :meth:`AccountRules.add_account` (on the state) accepts another
+The sandbox hosts them side by side: :meth:`.SandboxState.add_account` accepts another
 Basic-auth pair, :meth:`AccountRules.set_account_rate_limit` gives one account a limit of its own (the
 others keep the sandbox's), and :meth:`AccountRules.block_account` blocks one account as a 429 would,
 without touching the others, so tests can show that accounts do not slow each other down.
@@ -40,7 +40,8 @@ class AccountRules:
         self.add_partner(DEFAULT_PARTNER_ID, DEFAULT_PARTNER_KEY)
 
     @property
-    def config(self) -> SandboxConfig:  # provided by the state
+    def config(self) -> SandboxConfig:
+        """The sandbox's config (the state provides it)."""
         raise NotImplementedError
 
     def add_partner(self, account_id: str, api_key: str) -> None:

@@ -1,4 +1,6 @@
-"""The sandbox's partner (reseller) accounts: the records behind ``/account`` (routes in :mod:`.partner`).
+"""The sandbox's partner (reseller) accounts: the records behind ``/account``.
+
+The routes are in :mod:`airflow_provider_oktopost.testing.partner`.
 
 Oktopost serves these on ``https://reseller.oktopost.com`` without ``/v2``; the sandbox serves them at its
 root (``http://127.0.0.1:<port>/account``), behind the same gate as ``/v2`` (faults, Basic auth, the rate
