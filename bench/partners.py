@@ -42,7 +42,7 @@ from airflow_provider_oktopost.core import clock, throttle
 
 T = TypeVar("T")
 
-FACTOR = float(os.environ.get("BENCH_PARTNERS_FACTOR", "6"))
+FACTOR = float(os.environ.get("BENCH_PARTNERS_FACTOR", "4"))
 ACCOUNTS = int(os.environ.get("BENCH_PARTNERS_ACCOUNTS", "20"))
 ONBOARDINGS = int(os.environ.get("BENCH_PARTNERS_ONBOARDINGS", "25"))
 BLOCK_AFTER = int(os.environ.get("BENCH_PARTNERS_BLOCK_AFTER", str(ONBOARDINGS // 2)))

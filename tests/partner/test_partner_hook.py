@@ -18,6 +18,7 @@ from airflow_provider_oktopost.exceptions import (
     OktopostApiError,
     OktopostAuthError,
     OktopostConfigError,
+    OktopostError,
     OktopostTransportError,
 )
 from airflow_provider_oktopost.hooks.partner import OktopostPartnerHook
@@ -226,3 +227,27 @@ def test_a_customer_key_is_not_a_partner_key(
     )
     with pytest.raises(OktopostAuthError, match="403"):
         OktopostPartnerHook().list_accounts()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_chaos_never_makes_a_second_account(partner_fast: OktopostSandbox, seed: int) -> None:
+    """Under chaos (5xx, drops, lost answers, short 429s on 40% of calls), retried like task retries,
+    every customer ends with exactly one account."""
+    sandbox = partner_fast
+    sandbox.set_chaos(0.4, seed=seed)
+    ids: dict[str, str] = {}
+    for n in range(5):
+        external_id = f"crm-{n}"
+        for _ in range(20):  # the task's retries
+            try:
+                account, _ = OktopostPartnerHook().ensure_account(customer(external_id))
+            except OktopostError as error:
+                assert PASSWORD not in str(error)
+                continue
+            ids[external_id] = account.id
+            break
+    sandbox.set_chaos(0)
+    accounts = sandbox.managed_accounts
+    assert sorted(a["ExternalID"] for a in accounts) == [f"crm-{n}" for n in range(5)]
+    assert {a["ExternalID"]: a["Id"] for a in accounts} == ids
+    assert any(r.chaos for r in sandbox.requests)
