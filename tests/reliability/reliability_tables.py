@@ -22,13 +22,14 @@ def header(airflow_version: str, python_version: str, date: str, environments: l
     return f"""# Reliability results (generated)
 
 <!-- Written by tests/reliability/conftest.py (pytest_sessionfinish) at the end of a full, passing run of
-     tests/reliability started with OKTOPOST_RELIABILITY_WRITER set, which scripts/test.sh (make test) sets
-     for its {environments[0]} run only. Do not edit by hand; docs/reliability.md explains the tables. -->
+     tests/reliability started with OKTOPOST_RELIABILITY_WRITER set, which scripts/test.sh (make test)
+     sets for its {environments[0]} run only.
+     Do not edit by hand; docs/reliability.md explains the tables. -->
 
 Written on {date} by a full, passing run of `tests/reliability` on **Airflow {airflow_version}** (Python
-{python_version}), {environments[0]}: the one environment of `make test` that writes this file. `make test`
-runs the same tests in {len(environments) - 1} other environments, where they must pass too but do not
-write it: {others}.
+{python_version}), in the environment {environments[0]}, the one environment of `make test` that writes
+this file. `make test` runs the same tests in {len(environments) - 1} other environments, where they must
+pass too but do not write it: {others}.
 
 {VARIES}
 """
