@@ -10,10 +10,11 @@ VARIES = """\
 What varies between runs: the fault matrix's rows have repeated run to run (its backoff jitter is seeded).
 The chaos table's counts have not: two passing runs of 2026-11-30 drew 214 of 352 and 217 of 358 responses
 as faults, and three rows differed by one fault (onboarding seed 11, bulk onboarding seeds 22 and 33). The
-runs are seeded, but some operations make a number of requests that timing and the order Airflow runs mapped
-tasks in can change (a deferred wait's reads, the listings of a bulk onboarding), and each extra request
-meets a draw. The checks of each row (the DAG succeeds with exactly the expected integrations, every
-operation met a fault across the seeds) hold on every run; the counts are a record of this one."""
+runs are seeded; the likely cause is that some operations make a number of requests that timing and the
+order Airflow runs mapped tasks in can change (a deferred wait's reads, a bulk onboarding's listings), and
+each extra request meets a draw. The checks of each row (the DAG succeeds with exactly the expected
+integrations, every operation met a fault across the seeds) hold on every run; the counts are a record of
+this one."""
 
 
 def header(airflow_version: str, python_version: str, date: str, environments: list[str]) -> str:
