@@ -43,5 +43,6 @@ run onboarding bench/onboarding.py
 
 mkdir -p bench/results
 cp "$OUT/results.jsonl" "$RESULTS"
-"$PY" bench/report.py "$RESULTS" > docs/performance.md
+"$PY" bench/report.py "$RESULTS" > "$OUT/performance.md"  # a failing report leaves the page as it was
+mv "$OUT/performance.md" docs/performance.md
 log "Wrote $RESULTS and docs/performance.md from it (each benchmark's full output in $OUT)"
