@@ -24,7 +24,7 @@ build:  ## sdist + wheel in dist/, checked with twine.
 lint:
 	source scripts/env.sh && v=$$(ensure_venv $$AIRFLOW_HIGH) && $$v/bin/ruff check . && $$v/bin/ruff format --check . && $$v/bin/mypy --strict
 
-bench:  ## Benchmarks; results go to docs/performance.md.
+bench:  ## Benchmarks; raw results to bench/results/performance.jsonl, the page docs/performance.md from them.
 	scripts/bench.sh
 
 e2e:  ## Only the real-deployment end-to-end tests.

@@ -100,6 +100,23 @@ class LoopLag:
         self.peak_rss = max(self.peak_rss, rss_mb())
 
 
+def run_record(command: str, started: str) -> dict[str, Any]:
+    """The first line of a results file: which command ran, when, on what (no paths of the machine).
+
+    ``bench/report.py`` renders the page from the results file alone, so that the committed file
+    (``bench/results/``) regenerates the committed page; the machine is described here, not at rendering.
+    """
+    from importlib.metadata import version
+
+    return {
+        "bench": "_run",
+        "command": command,
+        "started": started,
+        "airflow": version("apache-airflow"),
+        **machine(),
+    }
+
+
 def machine() -> dict[str, Any]:
     import os
     import platform
@@ -120,3 +137,7 @@ def machine() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
     }
+
+
+if __name__ == "__main__":  # scripts/bench.sh: python bench/common.py COMMAND STARTED -> the run's record
+    print(json.dumps(run_record(sys.argv[1], sys.argv[2]), sort_keys=True))

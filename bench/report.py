@@ -1,6 +1,11 @@
-"""Assemble docs/performance.md from this run's RESULT lines (called by scripts/bench.sh).
+"""Assemble docs/performance.md from a run's results file (called by scripts/bench.sh).
 
-The file is a list of sections. Each benchmark's section is computed from the RESULT lines that benchmark
+``python bench/report.py bench/results/performance.jsonl > docs/performance.md``: the results file holds
+the run's record (its first line: command, start, Airflow version, machine; see ``common.run_record``) and
+every RESULT line of the run; the page is rendered from it alone and names it, so the committed file
+regenerates the committed page. No path of the benchmark machine goes into the page.
+
+The page is a list of sections. Each benchmark's section is computed from the RESULT lines that benchmark
 emitted in this run, and from nothing else: no sentence states a figure, a repetition count or a property
 of the machine that this run did not measure. A benchmark module may write its own section: when
 ``bench/<name>.py`` defines ``report_section(results: list[dict]) -> str`` (``fleet`` and ``onboarding``
@@ -20,9 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import machine
-
-NOTES = Path(__file__).resolve().parents[1] / "docs" / "performance-notes.md"
+REPO = Path(__file__).resolve().parents[1]
+NOTES = REPO / "docs" / "performance-notes.md"
 Section = Callable[[list[dict[str, Any]]], str]
 
 
@@ -150,6 +154,7 @@ WAIT_ROWS = [
     ("event-loop lag, p99 (ms)", "loop_lag_p99_ms"),
     ("event-loop ticks more than 20 ms late", "lags_over_20ms"),
     ("garbage-collector pauses over 20 ms (longest, ms)", None),
+    ("clients created before the clock starts", "clients_before_clock"),
     ("set-up before the clock starts, real (s)", "setup_real_s"),
     ("simulated / real duration (s)", None),
 ]
@@ -157,6 +162,26 @@ WAIT_ROWS = [
 
 def per_min(value: Any) -> str:
     return "off" if value in (None, "off") else f"{value} calls/min"
+
+
+def setup_sentence(poller: dict[str, Any], baseline: dict[str, Any]) -> str:
+    """Where each side created its HTTP clients and pools: before the scaled clock, or inside the run."""
+    parts = []
+    for name, side in (("The poller", poller), ("The baseline", baseline)):
+        clients = side.get("clients_before_clock")
+        if clients is None:
+            parts.append(f"{name}: where it created its clients was not recorded by this run.")
+        elif clients:
+            parts.append(
+                f"{name} created its {clients} clients and pools before the clock started "
+                f"({side.get('setup_real_s')} real s, not part of its duration)."
+            )
+        else:
+            parts.append(
+                f"{name} created no client before the clock started: it builds its client and pool inside "
+                "the timed run, so that set-up is part of its duration."
+            )
+    return " ".join(parts)
 
 
 def waits_section(results: list[dict[str, Any]]) -> str:
@@ -178,8 +203,7 @@ def waits_section(results: list[dict[str, Any]]) -> str:
         + (", so it sends what it asks for." if old.get("client_budget_per_min") == "off" else "."),
         f"**Time is scaled** {factor}x for the poller and {old.get('time_factor')}x for the baseline: the "
         "provider clock (`core.clock`) and the sandbox clock run that much faster than real time; calls, "
-        "429s and delays are in simulated seconds, RSS and loop lag are real. Both sides create their "
-        "clients and pools before the clock starts (the real seconds that took are in the table).",
+        "429s and delays are in simulated seconds, RSS and loop lag are real. " + setup_sentence(new, old),
         "",
         "| | coalesced poller | baseline (old) |",
         "|---|---:|---:|",
@@ -281,21 +305,27 @@ def section_writer(name: str, fallback: Section | None) -> Section | None:
     return own if own is not None else fallback
 
 
-def render(by_bench: dict[str, list[dict[str, Any]]], command: str, started: str, venv: str) -> str:
-    m = machine()
-    import airflow
-
+def render(by_bench: dict[str, list[dict[str, Any]]], results_name: str) -> str:
+    """The page, from one results file's lines (``load``); ``results_name`` is how the page names it."""
+    runs = by_bench.get("_run")
+    if not runs:
+        raise SystemExit(f"{results_name} has no run record (the _run line scripts/bench.sh writes first)")
+    run = runs[-1]
+    by_bench = {name: lines for name, lines in by_bench.items() if name != "_run"}
     ran = [name for name, _ in SECTIONS if by_bench.get(name)]
     out = [
         "# Performance",
         "",
-        f"Written by `{command}` (`scripts/bench.sh`, sources in `bench/`) from the run started {started}; "
-        f"benchmarks in this run: {', '.join(ran) or 'none'}. Every sentence under a benchmark's heading "
-        "is computed from that run's figures; the explanations at the end are hand-written and are not "
-        "measurements.",
+        f"Written by `{run['command']}` (`scripts/bench.sh`, sources in `bench/`) from the run started "
+        f"{run['started']}; benchmarks in this run: {', '.join(ran) or 'none'}. Every sentence under a "
+        "benchmark's heading is computed from that run's figures; the explanations at the end are "
+        "hand-written and are not measurements.",
         "",
-        f"Machine: `nproc` = {m['nproc']}, CPU {m['cpu']}, {m['ram_gb']} GB RAM; Python {m['python']}, "
-        f"Airflow {airflow.__version__}; {m['platform']}; venv `{venv}`.",
+        f"Raw results: `{results_name}` (the run's record and every RESULT line it printed, one JSON "
+        f"object a line); `python bench/report.py {results_name}` renders this page from it.",
+        "",
+        f"Machine: `nproc` = {run['nproc']}, CPU {run['cpu']}, {run['ram_gb']} GB RAM; "
+        f"Python {run['python']}, Airflow {run['airflow']}; {run['platform']}.",
     ]
     for name, fallback in SECTIONS:
         results = by_bench.get(name)
@@ -321,14 +351,19 @@ def render(by_bench: dict[str, list[dict[str, Any]]], command: str, started: str
     return "\n".join(out).rstrip() + "\n"
 
 
+def published_name(results_file: str) -> str:
+    """The results file as the page names it: relative to the repository, which it must be inside."""
+    path = Path(results_file).resolve()
+    if not path.is_relative_to(REPO):
+        raise SystemExit(f"{results_file}: keep the results inside the repository (bench/results/)")
+    return path.relative_to(REPO).as_posix()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("results")
-    parser.add_argument("--command", required=True)
-    parser.add_argument("--started", required=True)
-    parser.add_argument("--venv", required=True)
+    parser.add_argument("results", help="the run's results file, e.g. bench/results/performance.jsonl")
     args = parser.parse_args()
-    print(render(load(args.results), args.command, args.started, args.venv), end="")
+    print(render(load(args.results), published_name(args.results)), end="")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# `make bench`: run the benchmarks in bench/ against the embedded sandbox and write docs/performance.md.
-# Not part of the test suite; takes several minutes. bench/report.py assembles the file from sections, one per
-# benchmark (a benchmark module may write its own with report_section), and docs/performance-notes.md.
+# `make bench`: run the benchmarks in bench/ against the embedded sandbox, keep their raw results in
+# bench/results/performance.jsonl and write docs/performance.md from that file (commit both together).
+# Not part of the test suite; takes several minutes. bench/report.py assembles the page from sections, one per
+# benchmark (a benchmark module may write its own with report_section), and docs/performance-notes.md; it
+# reads nothing but the results file (whose first line describes the run and the machine), so
+# `python bench/report.py bench/results/performance.jsonl` regenerates the page from the committed results.
+# The results file is replaced only when every benchmark has finished.
 # Set OKTOPOST_BENCH_VENV to use an existing virtual environment instead of the one scripts/env.sh builds
 # for the latest supported Airflow.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -19,6 +23,8 @@ export PYTHONPATH="$REPO/bench${PYTHONPATH:+:$PYTHONPATH}"
 export AIRFLOW_HOME="$OUT/airflow-home" AIRFLOW__CORE__LOAD_EXAMPLES=False
 mkdir -p "$AIRFLOW_HOME"
 STARTED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+RESULTS="bench/results/performance.jsonl"
+"$PY" bench/common.py "make bench" "$STARTED" > "$OUT/results.jsonl"
 
 run() {  # run NAME ARGS...: keep the full output, show the figures
   local name="$1"; shift
@@ -36,6 +42,8 @@ if [[ -f bench/fleet.py ]]; then run fleet bench/fleet.py; fi
 run onboarding bench/onboarding.py
 run partners bench/partners.py
 
-"$PY" bench/report.py "$OUT/results.jsonl" \
-  --command "make bench" --started "$STARTED" --venv "$VENV" > docs/performance.md
-log "Wrote docs/performance.md (raw output in $OUT)"
+mkdir -p bench/results
+cp "$OUT/results.jsonl" "$RESULTS"
+"$PY" bench/report.py "$RESULTS" > "$OUT/performance.md"  # a failing report leaves the page as it was
+mv "$OUT/performance.md" docs/performance.md
+log "Wrote $RESULTS and docs/performance.md from it (each benchmark's full output in $OUT)"

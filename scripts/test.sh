@@ -16,6 +16,7 @@
 # OKTOPOST_UNCONSTRAINED=1 (make test-latest) runs the same against the newest releases instead.
 source "$(dirname "$0")/env.sh"
 cd "$REPO"
+unset OKTOPOST_RELIABILITY_WRITER  # set below for one run only
 
 started=$SECONDS
 # The environments make test runs, besides $AIRFLOW_HIGH (everything): the suite without browser, deployment
@@ -115,8 +116,17 @@ finish_one() {  # wait for any running suite, print its output, record a failure
 if [ "${#OTHER_VERSIONS[@]}" -gt 0 ]; then start_suite "${OTHER_VERSIONS[0]}" "$@"; fi
 
 log "pytest on Airflow $AIRFLOW_HIGH: everything but the deployment tests (browser and packaging included)"
+# This run, and no other, writes docs/reliability-results.md (tests/reliability/conftest.py): the variable
+# lists the environments of this make test, the writer first. make test-latest writes nothing.
+writer_envs=""
+if [ "${OKTOPOST_UNCONSTRAINED:-0}" != 1 ]; then
+  for version in "$AIRFLOW_HIGH" "${OTHER_VERSIONS[@]}"; do
+    writer_envs+="${writer_envs:+, }$version ($(flavour "$version") dependencies)"
+  done
+fi
 status=0
-"$HIGH/bin/python" -m pytest -p no:cacheprovider -m "not e2e" "$@" || status=$?
+OKTOPOST_RELIABILITY_WRITER="$writer_envs" "$HIGH/bin/python" -m pytest -p no:cacheprovider -m "not e2e" "$@" \
+  || status=$?
 passed "$status" || failed+=("$AIRFLOW_HIGH")
 
 for version in "${OTHER_VERSIONS[@]:1}"; do

@@ -238,7 +238,11 @@ async def test_watchers_of_one_account_share_one_listing(watch_env: OktopostSand
         # One listing (one page) per poll cycle, whatever the number of watchers. Either snapshot may fall
         # inside a cycle (counted, its listing not yet answered: the budget is asked first), hence the 1.
         assert abs((sandbox.count("GET", LIST) - listed) - (poller.cycles - cycles)) <= 1
-        assert sandbox.count("GET", LIST) - listed >= 4
+        # Three watchers, one listing per poll interval between them: had each listed on its own, some
+        # listings would come less than a second of simulated time apart.
+        times = [r.time for r in sandbox.requests if r.method == "GET" and r.path == "/v2/integration"]
+        gaps = [later - earlier for earlier, later in zip(times[listed:], times[listed + 1 :], strict=False)]
+        assert len(gaps) >= 3 and min(gaps) >= 30, gaps
         sandbox.set_status(a, "invalid")
         await until(lambda: all(len(w.events) == 1 for w in watches))
     finally:

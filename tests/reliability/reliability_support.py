@@ -4,6 +4,10 @@ since ``tests/conftest.py`` has the same module name)."""
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,10 +42,42 @@ class Results:
             return False  # a module was not run at all (a -k subset, or one file)
         return all(set(self.tables.get(name, {})) >= keys for name, keys in self.expected.items())
 
-    def render(self) -> str:
+    def render(self, **run: Any) -> str:
+        """The Markdown file; ``run`` says which run wrote it (see ``reliability_tables.header``)."""
         from reliability_tables import render_results
 
-        return render_results(self.tables)
+        return render_results(self.tables, **run)
 
 
 RESULTS = Results()
+
+#: Set (to the environments of the make test run, the writer's first) for the one run that writes the file.
+WRITER_ENV = "OKTOPOST_RELIABILITY_WRITER"
+
+
+def write_results(path: Path, exitstatus: int, results: Results, environ: Mapping[str, str]) -> bool:
+    """Write ``path`` when this is the writer run (``WRITER_ENV`` set) and the session passed complete.
+
+    Refuses (``pytest.UsageError``) when the variable names another Airflow version as the writer than the
+    one this process runs: the file says which version wrote it.
+    """
+    environments = [e.strip() for e in environ.get(WRITER_ENV, "").split(",") if e.strip()]
+    if not environments or exitstatus != 0 or not results.complete():
+        return False
+    import airflow
+
+    writer = environments[0].split()[0]
+    if writer != airflow.__version__:
+        raise pytest.UsageError(
+            f"{WRITER_ENV} names Airflow {writer} as the writer, "
+            f"but this run has Airflow {airflow.__version__}"
+        )
+    path.write_text(
+        results.render(
+            airflow_version=airflow.__version__,
+            python_version=sys.version.split()[0],
+            date=datetime.now(UTC).strftime("%Y-%m-%d"),
+            environments=environments,
+        )
+    )
+    return True
