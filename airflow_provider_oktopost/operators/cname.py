@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_oktopost.core import wire
+from airflow_provider_oktopost.core import clock, wire
 from airflow_provider_oktopost.exceptions import OktopostApiError, OktopostNotFoundError
 from airflow_provider_oktopost.operators._base import OktopostBaseOperator
 from airflow_provider_oktopost.operators.evidence import TryEvidence
@@ -71,6 +71,16 @@ class OktopostCreateCnameOperator(OktopostBaseOperator):
         if not isinstance(chosen, str):
             tries = self._tries(context, "cname_create", {"host_name": str(self.host_name).lower()})
             existing = self.hook.find_cnames(self.host_name)
+            if not existing and (wait := tries.still_landing(self.hook.config.timeout)) > 0:
+                self.log.warning(
+                    "An earlier try of this task sent the registration of %s and never learned its outcome "
+                    "(%s); looking again in %.0fs, when Oktopost must have committed it if it ever will",
+                    self.host_name,
+                    tries.describe(),
+                    wait,
+                )
+                clock.sleep(wait)
+                existing = self.hook.find_cnames(self.host_name)
             cname = self._choose(existing, tries) if existing else self._create(tries)
             chosen = cname.id
             self._progress["cname_id"] = chosen

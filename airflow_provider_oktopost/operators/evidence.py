@@ -133,6 +133,18 @@ class TryEvidence:
             return None
         return existing[0].id
 
+    def still_landing(self, timeout: float) -> float:
+        """Seconds an earlier try's create, which may have left (``sent``), could still take to commit.
+
+        A server may commit a request up to one request ``timeout`` after it arrived (the rule of
+        :mod:`~airflow_provider_oktopost.core.exactly_once`); a try that finds nothing before then looks
+        again after it, instead of sending a second create. ``0`` when there is nothing to wait for.
+        """
+        sent_at = (self.earlier or {}).get("sent_at")
+        if self.state != SENT or not isinstance(sent_at, int | float):
+            return 0.0
+        return max(0.0, sent_at + timeout - clock.wall())
+
     def describe(self) -> str:
         """Which try left the evidence and where it is kept, for log lines."""
         return f"try {(self.earlier or {}).get('try_number', '?')}, recorded as {self.record.key}"

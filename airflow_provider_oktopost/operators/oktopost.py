@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_oktopost.core import wire
+from airflow_provider_oktopost.core import clock, wire
 from airflow_provider_oktopost.exceptions import OktopostNotFoundError
 from airflow_provider_oktopost.operators._base import MAX_RATE_LIMIT_DEFERRALS, OktopostBaseOperator
 from airflow_provider_oktopost.operators.evidence import CLOCK_SKEW_MARGIN, TryEvidence
@@ -112,6 +112,15 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
             existing = self.hook.find_integrations(
                 self.integration_type, self.cname_id, shared_listing=not fresh
             )
+            if not existing and (wait := tries.still_landing(self.hook.config.timeout)) > 0:
+                self.log.warning(
+                    "An earlier try of this task sent a connect and never learned its outcome (%s); looking "
+                    "again in %.0fs, when Oktopost must have committed it if it ever will",
+                    tries.describe(),
+                    wait,
+                )
+                clock.sleep(wait)
+                existing = self.hook.find_integrations(self.integration_type, self.cname_id)
             if existing:
                 chosen = self._choose(existing, tries)
             else:
