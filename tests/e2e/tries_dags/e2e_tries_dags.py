@@ -1,0 +1,26 @@
+"""DAGs of the deployment test of task tries (``tests/e2e/test_deployment_tries.py``).
+
+A DAGs folder of their own, so the deployment parses only these. The CNAME comes from the run's conf.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import DAG
+
+from airflow_provider_oktopost.operators.oktopost import OktopostConnectIntegrationOperator
+
+with DAG("e2e_tries_connect_retried", schedule=None, is_paused_upon_creation=False):
+    OktopostConnectIntegrationOperator(
+        task_id="connect",
+        integration_type="cd",
+        cname_id="{{ dag_run.conf['cname_id'] }}",
+        retries=1,
+        retry_delay=timedelta(seconds=1),
+    )
+
+with DAG("e2e_tries_connect_once", schedule=None, is_paused_upon_creation=False):
+    OktopostConnectIntegrationOperator(
+        task_id="connect", integration_type="cd", cname_id="{{ dag_run.conf['cname_id'] }}"
+    )
