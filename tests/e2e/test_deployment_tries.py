@@ -128,7 +128,7 @@ def test_clear_through_rest_of_a_connect_that_found_one_already_fails_again(
 ) -> None:
     cname = "0CNe2etries0002"
     started = time.monotonic()
-    foreign = sandbox.add_integration(type="cd", cname_id=cname, status="valid")
+    foreign = sandbox.add_integration(type="ga", cname_id=cname, status="valid")
     posts_before = sandbox.count("POST", LIST)
     dag_id = "e2e_tries_connect_once"
     run_id = deployment.rest.trigger(dag_id, {"cname_id": cname})
