@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -107,27 +108,33 @@ class OktopostRunIntegrationActionOperator(OktopostBaseOperator):
 
     def _work(self, context: Context) -> dict[str, Any]:
         safe = self._resend_allowed()
-        tries = self._tries(
-            context,
-            "action",
-            {
-                "integration_id": str(self.integration_id),
-                "action_name": str(self.action_name),
-                "payload": _digest(self.payload),
-            },
-            required=not safe,
+        # Evidence is kept only for what must not run twice: an action safe to re-send simply runs.
+        tries = (
+            None
+            if safe
+            else self._tries(
+                context,
+                "action",
+                {
+                    "integration_id": str(self.integration_id),
+                    "action_name": str(self.action_name),
+                    "payload": _digest(self.payload),
+                },
+                required=True,
+            )
         )
-        if not safe and tries.may_have_run:
+        if tries is not None and tries.may_have_run:
             return self._ran_before(tries)
         try:
-            with tries.watching(self.hook):
+            with tries.watching(self.hook) if tries is not None else nullcontext():
                 result = self.hook.run_action(
                     self.integration_id, self.action_name, self.payload or {}, safe_to_resend=safe
                 )
         except OktopostActionOutcomeUnknownError as error:
             raise AirflowFailException(str(error)) from error
         summary = result.summary()
-        tries.done(summary=summary)
+        if tries is not None:
+            tries.done(summary=summary)
         self.log.info(
             "Action %s on integration %s returned a %s with %d record(s); fields: %s",
             self.action_name,
