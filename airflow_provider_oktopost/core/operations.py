@@ -75,6 +75,21 @@ FULL_PAGE = 100
 MAX_PAGES = 10_000
 
 
+class Witness(Protocol):
+    """Told about every attempt :func:`call` makes: how a task keeps evidence of what its try sent.
+
+    The operators' rule for tries (:mod:`airflow_provider_oktopost.operators.evidence`) needs to know the
+    moment a write may really leave (after the budget granted it, right before it is handed to the
+    transport) and whether the answer to it was definite; nothing else sees that moment.
+    """
+
+    def sending(self, request: ApiRequest) -> None:
+        """``request`` leaves next; raising here keeps it from being sent."""
+
+    def answered(self, request: ApiRequest, *, definite: bool) -> None:
+        """The answer to ``request`` arrived; ``definite`` unless it may have acted without saying so."""
+
+
 @dataclass(frozen=True)
 class Context:
     """What an operation needs besides its arguments: settings and the account's shared budget."""
@@ -83,6 +98,8 @@ class Context:
     budget: AccountBudget
     #: The triggerer's poller: its calls stop at the budget's polling share of the day.
     polling: bool = False
+    #: Told right before each attempt leaves and when its answer arrives (see :class:`Witness`).
+    witness: Witness | None = None
 
     @classmethod
     def for_config(cls, config: ClientConfig, *, polling: bool = False) -> Context:
@@ -130,9 +147,13 @@ def call(ctx: Context, request: ApiRequest, *, gone_means_done: bool = False) ->
             raise _budget_wait(ctx, request, grant)
         if grant.wait > 0:
             yield Sleep(grant.wait)
+        if ctx.witness is not None:
+            ctx.witness.sending(request)
         reply = yield request
         assert isinstance(reply, ApiResponse | TransportFailure), "the driver must answer a request"
         outcome = interpret(request, reply, clock.wall())
+        if ctx.witness is not None:
+            ctx.witness.answered(request, definite=not outcome.committed_unknown)
         if outcome.data is not None:
             return outcome.data
         error = outcome.error

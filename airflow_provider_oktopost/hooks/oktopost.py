@@ -8,6 +8,8 @@ built, so creating one in a DAG file costs nothing; the connection is looked up 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -91,6 +93,20 @@ class OktopostHook(BaseHook):
     @cached_property
     def _context(self) -> ops.Context:
         return ops.Context.for_config(self.config)
+
+    @contextmanager
+    def witnessed_by(self, witness: ops.Witness) -> Iterator[None]:
+        """Calls made inside tell ``witness`` right before each request leaves and how it was answered.
+
+        The operators keep their evidence across task tries this way (see
+        :mod:`airflow_provider_oktopost.operators.evidence`).
+        """
+        plain = self._context
+        self._context = replace(plain, witness=witness)
+        try:
+            yield
+        finally:
+            self._context = plain
 
     def _run(self, op: Op[T]) -> T:
         return run_sync(op, self._get_transport(), self.config.secrets)

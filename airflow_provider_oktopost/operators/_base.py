@@ -31,6 +31,7 @@ from airflow_provider_oktopost.exceptions import (
     OktopostRateLimitError,
 )
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook, check_hook_params
+from airflow_provider_oktopost.operators.evidence import TryEvidence
 from airflow_provider_oktopost.validation import Check, validate_arguments
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ class OktopostBaseOperator(BaseOperator):
         self._progress: dict[str, Any] = {}
         #: The integrations ``_work`` acted on (``Integration.to_dict()``), for the outlets' asset events.
         self._acted_on: list[dict[str, Any]] = []
+        #: This try's evidence of its writes (:mod:`.evidence`), settled when the task succeeds.
+        self._evidence: list[TryEvidence] = []
 
     @cached_property
     def hook(self) -> OktopostHook:
@@ -103,6 +106,19 @@ class OktopostBaseOperator(BaseOperator):
         """Do the operator's calls and return its XCom value; may be run again after a rate-limit wait."""
         raise NotImplementedError
 
+    def _tries(
+        self, context: Context, action: str, target: Mapping[str, str], **options: bool
+    ) -> TryEvidence:
+        """The evidence of one write across this task instance's tries: the one rule (:mod:`.evidence`).
+
+        ``target`` names what is acted on; the API host and account are added.
+        """
+        config = self.hook.config
+        full = {"base_url": config.base_url, "account_id": config.account_id, **target}
+        evidence = TryEvidence(context, action, full, **options)
+        self._evidence.append(evidence)
+        return evidence
+
     def execute(self, context: Context) -> Any:
         # A new try starts with no progress: the operator object may outlive a try in one process
         # (``dag.test()`` runs every try in-process), and a retry must not trust the last try's memory.
@@ -123,9 +139,12 @@ class OktopostBaseOperator(BaseOperator):
         return self._attempt(context, deferrals=deferrals if isinstance(deferrals, int) else 1)
 
     def _attempt(self, context: Context, *, deferrals: int) -> Any:
+        self._evidence = []
         try:
             result = self._work(context)
             self._emit_asset_events(context)
+            for evidence in self._evidence:
+                evidence.finish()
             return result
         except OktopostRateLimitError as error:
             resume_at = clock.wall() + error.retry_after

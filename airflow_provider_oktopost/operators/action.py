@@ -6,15 +6,21 @@ personal data. So the operator is careful in two ways:
 - **Sent at most once unless declared safe.** A read (``contact.getByEmail``, ``lead.search``: see
   :func:`~airflow_provider_oktopost.core.wire.is_read_action`) may be re-sent after a failure and retried by
   Airflow. Anything else is sent again neither after a failure whose outcome is unknown (the task fails
-  without retry) nor on a task retry (the earlier try may have run it), unless ``safe_to_resend=True``.
+  without retry) nor on a later try whose earlier try may have run it, unless ``safe_to_resend=True``: by
+  the provider's one rule for tries (``docs/operators.md``, "Retries, Clear and killed tasks"), a try
+  records that the action may have left right before it does, so a later try refuses only then, and runs
+  the action when the earlier try provably did not (refused by Oktopost, or never sent). When the record of
+  sending cannot be stored, the action is not sent.
 - **The result stays out of logs.** Only its shape is logged and returned (field names, record count);
   the whole result goes to XCom only with ``push_result=True``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -22,6 +28,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow_provider_oktopost.core import wire
 from airflow_provider_oktopost.exceptions import OktopostActionOutcomeUnknownError
 from airflow_provider_oktopost.operators._base import OktopostBaseOperator
+from airflow_provider_oktopost.operators.evidence import DONE, TryEvidence
 from airflow_provider_oktopost.validation import Check
 
 if TYPE_CHECKING:
@@ -101,20 +108,33 @@ class OktopostRunIntegrationActionOperator(OktopostBaseOperator):
 
     def _work(self, context: Context) -> dict[str, Any]:
         safe = self._resend_allowed()
-        try_number = int(context["ti"].try_number or 1)
-        if try_number > 1 and not safe:
-            raise AirflowFailException(
-                f"Try {try_number}: the action {self.action_name!r} is not declared safe to re-send and an "
-                "earlier try may have run it, so it is not sent again. Check the CRM, or pass "
-                "safe_to_resend=True"
+        # Evidence is kept only for what must not run twice: an action safe to re-send simply runs.
+        tries = (
+            None
+            if safe
+            else self._tries(
+                context,
+                "action",
+                {
+                    "integration_id": str(self.integration_id),
+                    "action_name": str(self.action_name),
+                    "payload": _digest(self.payload),
+                },
+                required=True,
             )
+        )
+        if tries is not None and tries.may_have_run:
+            return self._ran_before(tries)
         try:
-            result = self.hook.run_action(
-                self.integration_id, self.action_name, self.payload or {}, safe_to_resend=safe
-            )
+            with tries.watching(self.hook) if tries is not None else nullcontext():
+                result = self.hook.run_action(
+                    self.integration_id, self.action_name, self.payload or {}, safe_to_resend=safe
+                )
         except OktopostActionOutcomeUnknownError as error:
             raise AirflowFailException(str(error)) from error
         summary = result.summary()
+        if tries is not None:
+            tries.done(summary=summary)
         self.log.info(
             "Action %s on integration %s returned a %s with %d record(s); fields: %s",
             self.action_name,
@@ -124,6 +144,30 @@ class OktopostRunIntegrationActionOperator(OktopostBaseOperator):
             ", ".join(summary["fields"]) or "none",
         )
         return result.to_dict() if self.push_result else summary
+
+    def _ran_before(self, tries: TryEvidence) -> dict[str, Any]:
+        """An earlier try may have run the action (or did): it is not sent again (module docs)."""
+        summary = (tries.earlier or {}).get("summary")
+        if tries.state == DONE and isinstance(summary, dict) and not self.push_result:
+            self.log.info(
+                "The action %r already ran in an earlier try of this task (%s); not running it again, "
+                "returning that try's summary",
+                self.action_name,
+                tries.describe(),
+            )
+            return summary
+        what = "ran" if tries.state == DONE else "may have run"
+        raise AirflowFailException(
+            f"Try {tries.try_number}: an earlier try of this task {what} the action {self.action_name!r} "
+            f"({tries.describe()}); it is not declared safe to re-send, so it is not sent again. Check the "
+            "CRM, or pass safe_to_resend=True"
+        )
+
+
+def _digest(payload: Any) -> str:
+    """A short fingerprint of the payload, so a record is about this very action (no values kept)."""
+    text = payload if isinstance(payload, str) else json.dumps(payload or {}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 __all__ = ["OktopostRunIntegrationActionOperator"]

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_oktopost.core import wire
+from airflow_provider_oktopost.core import clock, wire
 from airflow_provider_oktopost.exceptions import OktopostApiError, OktopostNotFoundError
 from airflow_provider_oktopost.operators._base import OktopostBaseOperator
+from airflow_provider_oktopost.operators.evidence import TryEvidence
 from airflow_provider_oktopost.validation import Check
 
 if TYPE_CHECKING:
@@ -36,14 +37,11 @@ class OktopostCreateCnameOperator(OktopostBaseOperator):
     registrar: Oktopost registers the name, it does not create DNS records.
 
     **Never a duplicate.** The operator first looks for a CNAME with this host name (case and a trailing
-    dot do not matter). If one exists:
-
-    - on the task's first try, ``if_exists="reuse"`` returns it and ``if_exists="fail"`` fails the task
-      with ``AirflowFailException`` naming its Id (no retry: retrying cannot help);
-    - on a retry (``try_number > 1``), or after a rate-limit wait in the same try once this try saw none,
-      it is taken to be the one an earlier attempt created (whose response was lost) and is reused,
-      whatever ``if_exists`` says. A first try that saw one would have failed without retry, so a retry
-      only happens when none existed before.
+    dot do not matter). If one exists, it is used when an earlier try of this task registered it, by the
+    provider's one rule for tries (``docs/operators.md``, "Retries, Clear and killed tasks": the earlier
+    try's evidence names it, or its create may have left and this is the one CNAME made after that).
+    Otherwise ``if_exists`` decides, on every try: ``"reuse"`` returns it, ``"fail"`` fails the task with
+    ``AirflowFailException`` naming its Id (no retry: retrying cannot help).
 
     The hook itself never creates twice when a create response is lost (it looks before re-sending). When
     two tasks register the same name at once and Oktopost refuses the second, that task looks the name up
@@ -51,8 +49,8 @@ class OktopostCreateCnameOperator(OktopostBaseOperator):
 
     :param host_name: The host name, such as ``links.example.com`` (templated). A bare DNS name: no
         scheme, path or port; it is lower-cased.
-    :param if_exists: ``fail`` (default) or ``reuse``: what to do on the first try when the host name is
-        already registered.
+    :param if_exists: ``fail`` (default) or ``reuse``: what to do when the host name is already registered
+        and this task did not register it (decided on every try).
     :param oktopost_conn_id: The ``oktopost`` connection.
     :param deferrable: Wait out a rate-limit block in the triggerer (default: ``[operators]
         default_deferrable``).
@@ -71,12 +69,19 @@ class OktopostCreateCnameOperator(OktopostBaseOperator):
         chosen = self._progress.get("cname_id")  # known when resuming after a rate-limit wait
         cname: Cname | None = None
         if not isinstance(chosen, str):
+            tries = self._tries(context, "cname_create", {"host_name": str(self.host_name).lower()})
             existing = self.hook.find_cnames(self.host_name)
-            if existing:
-                cname = self._choose(existing, int(context["ti"].try_number or 1))
-            else:
-                self._progress["checked_absent"] = True
-                cname = self._create()
+            if not existing and (wait := tries.still_landing(self.hook.config.timeout)) > 0:
+                self.log.warning(
+                    "An earlier try of this task sent the registration of %s and never learned its outcome "
+                    "(%s); looking again in %.0fs, when Oktopost must have committed it if it ever will",
+                    self.host_name,
+                    tries.describe(),
+                    wait,
+                )
+                clock.sleep(wait)
+                existing = self.hook.find_cnames(self.host_name)
+            cname = self._choose(existing, tries) if existing else self._create(tries)
             chosen = cname.id
             self._progress["cname_id"] = chosen
         if cname is None:
@@ -84,11 +89,12 @@ class OktopostCreateCnameOperator(OktopostBaseOperator):
         context["ti"].xcom_push(key="cname", value=cname.to_dict())
         return cname.id
 
-    def _create(self) -> Cname:
+    def _create(self, tries: TryEvidence) -> Cname:
         """Register the name; when Oktopost refuses because another task registered it meanwhile, apply
         ``if_exists`` to that one (the refusal's wording is not relied on: the name is looked up)."""
         try:
-            cname = self.hook.create_cname(self.host_name)
+            with tries.watching(self.hook):
+                cname = self.hook.create_cname(self.host_name)
         except OktopostApiError:
             existing = self.hook.find_cnames(self.host_name)
             if not existing:
@@ -103,33 +109,32 @@ class OktopostCreateCnameOperator(OktopostBaseOperator):
                 "CNAME %s for %s was registered concurrently by another task; reusing it", ids, self.host_name
             )
             return existing[0]
+        tries.done(cname_id=cname.id)
         self.log.info("Registered CNAME %s for %s", cname.id, cname.name)
         return cname
 
-    def _choose(self, existing: list[Cname], try_number: int) -> Cname:
-        found = existing[0]
-        if self._progress.get("checked_absent"):
+    def _choose(self, existing: list[Cname], tries: TryEvidence) -> Cname:
+        own = tries.own_creation(existing, "cname_id")
+        if own is not None:
+            found = next(item for item in existing if item.id == own)
             self.log.info(
-                "CNAME %s for %s appeared after this try created it: using it", found.id, found.name
-            )
-        elif try_number > 1:
-            self.log.info(
-                "Try %d: CNAME %s for %s exists; an earlier try registered it (a first try that found it "
-                "would have failed without retry), so it is reused, not registered again",
-                try_number,
+                "CNAME %s for %s was registered by an earlier try of this task (%s); using it, not "
+                "registering it again",
                 found.id,
                 found.name,
+                tries.describe(),
             )
-        elif self.if_exists == "reuse":
+            return found
+        found = existing[0]
+        if self.if_exists == "reuse":
             self.log.info(
                 "CNAME %s for %s already exists; reusing it (if_exists='reuse')", found.id, found.name
             )
-        else:
-            raise AirflowFailException(
-                f"The host name {self.host_name} is already registered as CNAME "
-                f"{', '.join(item.id for item in existing)}. Pass if_exists='reuse' to use it"
-            )
-        return found
+            return found
+        raise AirflowFailException(
+            f"The host name {self.host_name} is already registered as CNAME "
+            f"{', '.join(item.id for item in existing)}. Pass if_exists='reuse' to use it"
+        )
 
 
 class OktopostDeleteCnameOperator(OktopostBaseOperator):
@@ -139,12 +144,13 @@ class OktopostDeleteCnameOperator(OktopostBaseOperator):
     naming those integrations; ``force=True`` deletes anyway and logs which ones it breaks. **The DNS
     record stays**: Oktopost only forgets the name; remove the record at your DNS registrar yourself.
 
-    On a retry (``try_number > 1``) a CNAME that is already gone counts as deleted: the earlier try may
-    have deleted it and lost the answer.
+    A CNAME that is already gone counts as deleted when an earlier try of this task sent its delete (the
+    provider's one rule for tries, ``docs/operators.md``, "Retries, Clear and killed tasks"), or with
+    ``missing_ok=True``; otherwise the task fails.
 
     :param cname_id: The CNAME to delete (``0CN...``; templated, ``create_cname.output`` works).
     :param force: Delete even when integrations use the CNAME (they stop working).
-    :param missing_ok: Treat a CNAME that does not exist (404) as deleted, also on the first try.
+    :param missing_ok: Treat a CNAME that does not exist (404) as deleted (decided on every try).
     :param oktopost_conn_id: The ``oktopost`` connection.
     :param deferrable: Wait out a rate-limit block in the triggerer.
     """
@@ -162,7 +168,7 @@ class OktopostDeleteCnameOperator(OktopostBaseOperator):
         self._validate(rendered=False)
 
     def _work(self, context: Context) -> str:
-        retry = int(context["ti"].try_number or 1) > 1
+        tries = self._tries(context, "cname_delete", {"cname_id": str(self.cname_id)}, earlier_stands=True)
         try:
             cname = self.hook.get_cname(self.cname_id)
             users = self.hook.cname_users(self.cname_id)
@@ -179,15 +185,22 @@ class OktopostDeleteCnameOperator(OktopostBaseOperator):
                     cname.name,
                     _describe(users),
                 )
-            self.hook.delete_cname(self.cname_id)
+            with tries.watching(self.hook):
+                self.hook.delete_cname(self.cname_id)
         except OktopostNotFoundError:
-            if not (self.missing_ok or retry):
+            # Only an earlier try's evidence that its delete may have left (or did) makes a 404 success.
+            if not (self.missing_ok or tries.may_have_run):
                 raise
-            reason = "missing_ok=True" if self.missing_ok else "a retry: an earlier try may have deleted it"
+            reason = (
+                f"an earlier try of this task sent its delete ({tries.describe()})"
+                if tries.may_have_run
+                else "missing_ok=True"
+            )
             self.log.info(
                 "CNAME %s does not exist (already deleted); %s, so this is a success", self.cname_id, reason
             )
             return self.cname_id
+        tries.done()
         self.log.info(
             "Deleted CNAME %s (%s) from Oktopost. The DNS record for %s stays at your registrar: remove it "
             "there if it is no longer needed",

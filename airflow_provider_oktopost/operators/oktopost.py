@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_oktopost.core import clock, wire
-from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, OktopostNotFoundError
+from airflow_provider_oktopost.exceptions import OktopostNotFoundError
 from airflow_provider_oktopost.operators._base import MAX_RATE_LIMIT_DEFERRALS, OktopostBaseOperator
-from airflow_provider_oktopost.operators.try_records import TryRecord
+from airflow_provider_oktopost.operators.evidence import CLOCK_SKEW_MARGIN, TryEvidence
 from airflow_provider_oktopost.validation import Check, check_settings, choice, is_templated, optional
 
 if TYPE_CHECKING:
@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from airflow_provider_oktopost.models import Integration
 
 IF_EXISTS_CHOICES = ("fail", "reuse")
-#: Seconds by which Oktopost's clock may be behind the worker's when a ``Created`` time is compared with
-#: the moment a try recorded that it sent a connect.
-CLOCK_SKEW_MARGIN = 300.0
 
 
 def _settings(value: Mapping[str, Any] | str | None) -> dict[str, Any]:
@@ -53,15 +50,13 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
     that time is not seen), so a connect costs the POST and the read-back instead of a listing page per 100
     integrations of the type. A retry, or a try after a Clear, always lists the server.
 
-    **Evidence across tries.** Right before it sends the connect, a try writes a record (an Airflow
-    Variable, see :mod:`airflow_provider_oktopost.operators.try_records`) keyed by this task instance (DAG,
-    run, task, map index) and the target (API host, account, type, CNAME); once the answer arrives it adds
-    the new Id. A later try (a retry, or a run of the task after a Clear) that finds an integration adopts
-    it only when that record names it, or, if the earlier try's answer was lost, when the record shows a
-    connect was sent after a check that found none (and Oktopost's ``Created`` time is not before it). XCom
-    cannot carry this: Airflow clears a task's XComs when a new try starts. The one gap: when a connect's
-    outcome stayed unknown to the end of its try and another client connected the same type and CNAME before
-    the next try, the next try adopts that one.
+    **Retries, Clear and killed tasks** follow the provider's one rule (``docs/operators.md``, "Retries,
+    Clear and killed tasks"; :mod:`~airflow_provider_oktopost.operators.evidence`): a later try adopts an
+    integration only when an earlier try's evidence names it (``done``), or, when the earlier try's connect
+    may have left but its answer never came (``sent``), the one integration of this type and CNAME created
+    after it left. Everything else follows ``if_exists``, on every try. The one gap: when a connect's
+    outcome stayed unknown to the end of its try and another client connected the same type and CNAME
+    before the next try, the next try adopts that one.
 
     Within one try, the hook itself never double-creates when a connect response is lost (it looks before
     re-sending, see :func:`~airflow_provider_oktopost.core.operations.connect_integration`), and after a
@@ -101,45 +96,39 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
         self.if_exists = wire.require_choice("if_exists", if_exists, IF_EXISTS_CHOICES)
         self._validate(rendered=False)
 
-    def _record(self, context: Context) -> TryRecord:
-        """This task instance's record of the connect it sent (see :mod:`.try_records`)."""
-        config = self.hook.config
-        target = {
-            "base_url": config.base_url,
-            "account_id": config.account_id,
-            "integration_type": str(self.integration_type),
-            "cname_id": str(self.cname_id),
-        }
-        return TryRecord(context["ti"], "connect", target)
-
     def _work(self, context: Context) -> str:
         chosen = self._progress.get("integration_id")  # known when resuming after a rate-limit wait
         if not isinstance(chosen, str):
-            record = self._record(context)
-            # A first try that has sent nothing yet may use a listing shared by the deployment (a connect
-            # then costs the POST and the read-back, not a page per 100 integrations of the type); a retry
-            # or a resumed try looks at the server itself, since an earlier attempt (or the run before a
-            # Clear, which also raises the try number) may have connected.
-            fresh = int(context["ti"].try_number or 1) > 1 or bool(self._progress.get("checked_absent"))
+            tries = self._tries(
+                context,
+                "connect",
+                {"integration_type": str(self.integration_type), "cname_id": str(self.cname_id)},
+            )
+            # A first try with no evidence may use a listing shared by the deployment (a connect then
+            # costs the POST and the read-back, not a page per 100 integrations of the type); a retry, a
+            # try after a Clear, or one resumed after a rate-limit wait looks at the server itself.
+            fresh = _try_number(context) > 1 or tries.earlier is not None or bool(self._progress)
+            self._progress["looked"] = True
             existing = self.hook.find_integrations(
                 self.integration_type, self.cname_id, shared_listing=not fresh
             )
+            if not existing and (wait := tries.still_landing(self.hook.config.timeout)) > 0:
+                self.log.warning(
+                    "An earlier try of this task sent a connect and never learned its outcome (%s); looking "
+                    "again in %.0fs, when Oktopost must have committed it if it ever will",
+                    tries.describe(),
+                    wait,
+                )
+                clock.sleep(wait)
+                existing = self.hook.find_integrations(self.integration_type, self.cname_id)
             if existing:
-                chosen = self._choose(existing, record)
+                chosen = self._choose(existing, tries)
             else:
-                self._progress["checked_absent"] = True
-                # Written before the request: if the answer is lost and this try dies, the next try knows
-                # that this task, not somebody else, may have created what it then finds.
-                record.write(state="sent", sent_at=clock.wall(), try_number=_try_number(context))
-                created = self.hook.connect_integration(
-                    self.integration_type, self.cname_id, **_settings(self.settings)
-                )
-                record.write(
-                    state="created",
-                    sent_at=clock.wall(),
-                    try_number=_try_number(context),
-                    integration_id=created.id,
-                )
+                with tries.watching(self.hook):
+                    created = self.hook.connect_integration(
+                        self.integration_type, self.cname_id, **_settings(self.settings)
+                    )
+                tries.done(integration_id=created.id)
                 self.log.info(
                     "Connected integration %s (type %r, CNAME %s)",
                     created.id,
@@ -156,31 +145,21 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
     def _shown(self, integration: Integration) -> dict[str, Any]:
         return integration.to_dict()
 
-    def _choose(self, existing: list[Integration], record: TryRecord) -> str:
+    def _choose(self, existing: list[Integration], tries: TryEvidence) -> str:
         ids = ", ".join(item.id for item in existing)
         if len(existing) > 1:
             self.log.warning(
                 "Several integrations of type %r on CNAME %s: %s", self.integration_type, self.cname_id, ids
             )
-        if self._progress.get("checked_absent"):
-            # Same try, after a rate-limit wait: this try saw none, then sent the connect.
-            self.log.info(
-                "Integration %s appeared after this try saw none and tried to connect one: it is "
-                "the one this try connected; using it",
-                existing[0].id,
-            )
-            return existing[0].id
-        evidence = record.read()
-        own = _own(existing, evidence)
+        own = tries.own_creation(existing, "integration_id")
         if own is not None:
             self.log.info(
-                "Integration %s of type %r on CNAME %s was connected by an earlier try of this task "
-                "(try %s, recorded in Variable %s); using it, not connecting another",
+                "Integration %s of type %r on CNAME %s was connected by an earlier try of this task (%s); "
+                "using it, not connecting another",
                 own,
                 self.integration_type,
                 self.cname_id,
-                (evidence or {}).get("try_number", "?"),
-                record.key,
+                tries.describe(),
             )
             return own
         if self.if_exists == "reuse":
@@ -199,33 +178,6 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
 
 def _try_number(context: Context) -> int:
     return int(getattr(context["ti"], "try_number", None) or 1)
-
-
-def _own(existing: list[Integration], evidence: dict[str, Any] | None) -> str | None:
-    """The existing integration an earlier try of this task created, by the record it left, or ``None``.
-
-    A record with the created Id names it (and nothing else qualifies: if that one is gone, what exists now
-    is somebody else's). A record of a connect whose answer never arrived (``state="sent"``) proves this task
-    sent a create after seeing none; an integration found then was created after that check, by that create
-    (or, the one gap, by another client racing this task for the same type and CNAME), unless Oktopost says it
-    was created before the record was written (``Created`` is compared with a margin for clock skew).
-    """
-    if not evidence:
-        return None
-    recorded = evidence.get("integration_id")
-    if evidence.get("state") == "created" and isinstance(recorded, str):
-        return recorded if any(item.id == recorded for item in existing) else None
-    if evidence.get("state") != "sent" or len(existing) != 1:
-        return None
-    sent_at = evidence.get("sent_at")
-    created = existing[0].created
-    if (
-        created is not None
-        and isinstance(sent_at, int | float)
-        and created.timestamp() < sent_at - CLOCK_SKEW_MARGIN
-    ):
-        return None
-    return existing[0].id
 
 
 class OktopostUpdateIntegrationOperator(OktopostBaseOperator):
@@ -287,12 +239,10 @@ class OktopostUpdateIntegrationOperator(OktopostBaseOperator):
 class OktopostDeleteIntegrationOperator(OktopostBaseOperator):
     """Delete an integration (it cannot be undone); returns its Id.
 
-    **Idempotent across tries.** Right before it sends the delete, a try records that it did (an Airflow
-    Variable keyed by this task instance and the integration, see
-    :mod:`airflow_provider_oktopost.operators.try_records`), and records the outcome once it is known. On a
-    later try (a retry, or a run after a Clear), a 404 after an earlier try whose delete was sent and whose
-    outcome was unknown (or which deleted it) is success, logged as such. A 404 with no such record (the
-    first try, or an earlier try that itself got the 404) fails the task unless ``missing_ok=True``.
+    **Retries, Clear and killed tasks** follow the provider's one rule (``docs/operators.md``, "Retries,
+    Clear and killed tasks"): a 404 is success when an earlier try's delete may have left (``sent``) or
+    succeeded (``done``), logged as such. A 404 with no such evidence (the first try, an earlier try held by
+    the budget, or one that itself got the 404) fails the task unless ``missing_ok=True``.
 
     :param integration_id: The integration to delete (templated).
     :param missing_ok: Treat an integration that is already gone (404) as deleted (logged), instead of
@@ -311,44 +261,30 @@ class OktopostDeleteIntegrationOperator(OktopostBaseOperator):
         self._validate(rendered=False)
 
     def _work(self, context: Context) -> str:
-        config = self.hook.config
-        record = TryRecord(
-            context["ti"],
-            "delete",
-            {
-                "base_url": config.base_url,
-                "account_id": config.account_id,
-                "integration_id": str(self.integration_id),
-            },
+        tries = self._tries(
+            context, "delete", {"integration_id": str(self.integration_id)}, earlier_stands=True
         )
-        earlier = record.read()
-        record.write(state="sent", sent_at=clock.wall(), try_number=_try_number(context))
         try:
-            self.hook.delete_integration(self.integration_id)
+            with tries.watching(self.hook):
+                self.hook.delete_integration(self.integration_id)
         except OktopostNotFoundError:
-            # A definite answer: this try deleted nothing. Keep an earlier try's claim, if any.
-            if earlier and earlier.get("state") in ("sent", "deleted"):
-                record.write(**earlier)
+            # A definite answer: this try deleted nothing. Only an earlier try's evidence makes it success.
+            if tries.may_have_run:
                 self.log.info(
-                    "Integration %s does not exist; an earlier try of this task (try %s) sent its delete "
-                    "and did not learn the outcome, so it is deleted: success",
+                    "Integration %s does not exist; an earlier try of this task sent its delete (%s), so "
+                    "it is deleted: success",
                     self.integration_id,
-                    earlier.get("try_number", "?"),
+                    tries.describe(),
                 )
-                return str(self.integration_id)
-            record.write(state="absent", sent_at=clock.wall(), try_number=_try_number(context))
-            if not self.missing_ok:
+            elif self.missing_ok:
+                self.log.info(
+                    "Integration %s does not exist (already deleted); missing_ok=True, so this is a success",
+                    self.integration_id,
+                )
+            else:
                 raise
-            self.log.info(
-                "Integration %s does not exist (already deleted); missing_ok=True, so this is a success",
-                self.integration_id,
-            )
-        except PERMANENT_ERRORS:
-            # Refused (401/403/4xx): certainly not deleted by this try; an earlier try's claim stands.
-            record.write(**(earlier or {"state": "refused", "try_number": _try_number(context)}))
-            raise
         else:
-            record.write(state="deleted", sent_at=clock.wall(), try_number=_try_number(context))
+            tries.done()
             self.log.info("Deleted integration %s", self.integration_id)
         self._acted_on = [{"id": self.integration_id, "deleted": True}]
         return str(self.integration_id)
@@ -403,6 +339,7 @@ class OktopostListIntegrationsOperator(OktopostBaseOperator):
 
 
 __all__ = [
+    "CLOCK_SKEW_MARGIN",
     "MAX_RATE_LIMIT_DEFERRALS",
     "OktopostConnectIntegrationOperator",
     "OktopostDeleteIntegrationOperator",

@@ -1,7 +1,9 @@
 """One coalesced poller per Oktopost account in a triggerer process.
 
 Every :class:`~airflow_provider_oktopost.triggers.oktopost.OktopostIntegrationTrigger` running on the same
-event loop with the same connection (API host, Account ID and key) joins one :class:`AccountPoller` as a
+event loop with the same connection (API host, Account ID and key) and the same request settings (timeout,
+retries, proxy, TLS verification: a trigger with other settings gets a poller of its own, so every request
+is sent with the settings of the trigger it is for) joins one :class:`AccountPoller` as a
 :class:`.Waiter`. The poller reads the status of every waited-for integration at the lowest call cost and
 hands each waiter its reading; the trigger applies the same rules as before (success on a match, an error
 event on a permanent refusal, keep waiting on a transient one, timeout at its own absolute deadline).
@@ -68,15 +70,18 @@ GATHER_QUIET = 0.01
 GATHER_MAX = 0.2
 
 
-#: One poller per event loop, API base URL, account and API key digest.
+#: One poller per event loop, API base URL, account, and digest of the API key and request settings.
 PollerKey = tuple[asyncio.AbstractEventLoop, str, str, str]
 _pollers: dict[PollerKey, AccountPoller] = {}
 
 
 def _key(config: ClientConfig) -> PollerKey:
     # The key's digest, not the key: two connections of one account with different keys must not share a
-    # pool (one of them may be wrong), though they share the account's call budget.
-    digest = hashlib.sha256(config.api_key.encode()).hexdigest()
+    # pool (one of them may be wrong), though they share the account's call budget. The settings that
+    # change a request (timeout, retries, proxy, TLS verification) are in the digest too: triggers whose
+    # settings differ get pollers of their own, each sending with its own (the budget is still shared).
+    settings = repr((config.timeout, config.retry, config.proxy, config.verify))
+    digest = hashlib.sha256(f"{config.api_key}\0{settings}".encode()).hexdigest()
     return (asyncio.get_running_loop(), config.base_url, config.account_id, digest)
 
 

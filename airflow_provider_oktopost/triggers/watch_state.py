@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Protocol
+
+log = logging.getLogger("airflow_provider_oktopost.watcher")
 
 #: The state document's schema version; a state of another version is ignored (a fresh baseline).
 VERSION = 1
@@ -102,12 +105,22 @@ class AssetStateStore:
 
     def __init__(self, accessors: Any, key: str) -> None:
         self.key = key
-        # AssetStateStoreAccessors offers get/set directly only for a single asset; a trigger shared by
-        # several assets (the same watcher on several DAGs' assets) writes each of them.
+        # AssetStateStoreAccessors offers get/set directly only for a single asset, and no public way to
+        # list its per-asset accessors; a trigger shared by several assets (the same watcher on several
+        # DAGs' assets) must write each of them. So its private ``_by_name``/``_by_uri`` are read here,
+        # pinned by tests/triggers/test_watcher_changes.py on Airflow 3.3 (it fails when they change), and
+        # logged when missing (the single-asset API then serves one asset; with several it raises, which
+        # the watcher logs).
         per_asset = [
             *getattr(accessors, "_by_name", {}).values(),
             *getattr(accessors, "_by_uri", {}).values(),
         ]
+        if not per_asset:
+            log.warning(
+                "The triggerer's asset_state_store (%s) has no per-asset accessors this provider knows; "
+                "using its single-asset API",
+                type(accessors).__name__,
+            )
         self._accessors: list[Any] = per_asset or [accessors]
 
     async def load(self) -> dict[str, Any] | None:

@@ -22,12 +22,23 @@ budget, :mod:`.poller`) and fires one event per *change*, never per poll: an int
 is reported once, when it becomes invalid. A change is one of :data:`CHANGES`; the payload says which
 integration, what changed and from what to what (:func:`detect_changes`).
 
+**Only real changes fire.** An integration missing from one listing is reported as ``disappeared`` only when
+the next listing misses it too: a listing is read page by page (offset paging), and a delete that lands
+while it is paged shifts the integrations after it one place up, so one of them falls between two pages and
+is missing from that listing although it still exists. So a real delete fires one ``poll_interval`` after
+the listing that first missed it, and a shifted integration never fires.
+
 The first listing after the trigger starts for the first time is the baseline: nothing fires for it. What
 was last reported is saved after every listing (:mod:`.watch_state`: the triggerer's asset state store on
 Airflow 3.3+, a local file on 3.0 to 3.2), so a restarted trigger compares its first listing with what it
 saw before the restart: a change made while it was down fires once, a change already reported does not
 fire again. The state is saved a few seconds after the events of a listing are handed to the triggerer
 (:data:`SAVE_DELAY`), so that a triggerer stopping in between reports them again rather than losing them.
+The state is keyed by what the trigger watches, not by its ``poll_interval``: changing the interval keeps it
+(:attr:`OktopostIntegrationChangeTrigger.state_key`; state saved under the older key, which included the
+interval, is read once as a fallback). A state store that fails (a read-only ``$AIRFLOW_HOME``, an error
+from the triggerer's ``asset_state_store``) is logged as an error and the trigger watches on: a read that
+fails starts from a fresh baseline, a save that fails leaves the last saved state in place.
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.driver import redact
 from airflow_provider_oktopost.models import Integration
+from airflow_provider_oktopost.triggers.watch_state import WatchStateStore
 
 #: The changes a watcher can fire on: the status or state it became, or the integration (dis)appearing.
 CHANGES = ("invalid", "valid", "disabled", "active", "appeared", "disappeared")
@@ -184,10 +196,59 @@ class OktopostIntegrationChangeTrigger(BaseEventTrigger):
 
     @property
     def state_key(self) -> str:
-        """The key of this watcher's state: a digest of its kwargs (what it watches defines what it saw)."""
+        """The key of this watcher's state: a digest of what it watches (its kwargs but ``poll_interval``).
+
+        How often it looks does not change what it saw, so changing ``poll_interval`` keeps the state.
+        """
+        _, kwargs = self.serialize()
+        kwargs.pop("poll_interval")
+        digest = hashlib.sha256(json.dumps(kwargs, sort_keys=True).encode()).hexdigest()[:16]
+        return f"oktopost_watch_{digest}"
+
+    @property
+    def legacy_state_key(self) -> str:
+        """The key earlier releases used (a digest of every kwarg, ``poll_interval`` included)."""
         _, kwargs = self.serialize()
         digest = hashlib.sha256(json.dumps(kwargs, sort_keys=True).encode()).hexdigest()[:16]
         return f"oktopost_watch_{digest}"
+
+    async def _load_state(self) -> tuple[WatchStateStore, dict[str, Any] | None]:
+        """The store and the saved state; a failing store is logged and leaves a fresh baseline."""
+        from airflow_provider_oktopost.triggers.watch_state import MemoryStateStore, store_for
+
+        try:
+            store = store_for(self, self.state_key)
+        except Exception as error:
+            self.log.error(
+                "Cannot open the watcher's state store (%s); keeping its state in memory only: a restart "
+                "starts from a fresh baseline",
+                error,
+            )
+            return MemoryStateStore(), None
+        try:
+            saved = await store.load()
+            if saved is None and self.legacy_state_key != self.state_key:
+                saved = await store_for(self, self.legacy_state_key).load()
+        except Exception as error:
+            self.log.error(
+                "Cannot read the watcher's saved state from %s (%s); starting from a fresh baseline: changes "
+                "made while no trigger watched are not reported",
+                type(store).__name__,
+                error,
+            )
+            saved = None
+        return store, saved
+
+    async def _save_state(self, store: WatchStateStore, seen: Seen) -> None:
+        try:
+            await store.save({"version": 1, "snapshot": seen, "saved_at": clock.wall()})
+        except Exception as error:
+            self.log.error(
+                "Cannot save the watcher's state to %s (%s); watching on. A restart now would compare with "
+                "the last state saved, and may report changes again",
+                type(store).__name__,
+                error,
+            )
 
     def _describe(self) -> str:
         narrowed = [f"{k}={v}" for k, v in (("type", self.integration_type), ("cname", self.cname_id)) if v]
@@ -204,7 +265,6 @@ class OktopostIntegrationChangeTrigger(BaseEventTrigger):
         from airflow_provider_oktopost.exceptions import OktopostError
         from airflow_provider_oktopost.hooks.oktopost_async import aget_client_config
         from airflow_provider_oktopost.triggers.poller import listen
-        from airflow_provider_oktopost.triggers.watch_state import store_for
 
         started = clock.monotonic()
         while True:
@@ -218,8 +278,7 @@ class OktopostIntegrationChangeTrigger(BaseEventTrigger):
                 await clock.async_sleep(CONFIG_RETRY)
         secrets = config.secrets
         looked_up = clock.monotonic()
-        store = store_for(self, self.state_key)
-        saved = await store.load()
+        store, saved = await self._load_state()
         self.log.info(
             "Connection looked up in %.1fs; state read from %s in %.1fs",
             looked_up - started,
@@ -227,6 +286,8 @@ class OktopostIntegrationChangeTrigger(BaseEventTrigger):
             clock.monotonic() - looked_up,
         )
         before: Seen | None = saved["snapshot"] if saved else None
+        #: Missing from the last listing, not yet from two in a row: not reported yet (module docs).
+        missing: set[str] = set()
         self.log.info(
             "Watching Oktopost account %s for %s; %s",
             config.account_id,
@@ -253,6 +314,7 @@ class OktopostIntegrationChangeTrigger(BaseEventTrigger):
                     self.log.info("Baseline: %d integration(s); changes from now on fire", len(after))
                     payloads = []
                 else:
+                    after, missing = self._confirm_missing(before, after, missing)
                     payloads = detect_changes(
                         before,
                         after,
@@ -272,8 +334,28 @@ class OktopostIntegrationChangeTrigger(BaseEventTrigger):
                 if payloads:
                     await clock.async_sleep(SAVE_DELAY)
                 if payloads or after != before:
-                    await store.save({"version": 1, "snapshot": after, "saved_at": clock.wall()})
+                    await self._save_state(store, after)
                 before = after
+
+    def _confirm_missing(self, before: Seen, after: Seen, missing: set[str]) -> tuple[Seen, set[str]]:
+        """``after`` with the integrations missing for the first time kept as last seen, and those Ids.
+
+        An integration missing from two listings in a row is gone; one missing from this listing only may
+        have slipped between two pages while the listing was read (module docs), so it is kept until the
+        next listing tells.
+        """
+        first_time = {integration_id for integration_id in before if integration_id not in after} - missing
+        if first_time:
+            self.log.info(
+                "%d integration(s) missing from this listing (%s); reported as disappeared only if the next "
+                "listing misses them too",
+                len(first_time),
+                ", ".join(sorted(first_time)[:10]),
+            )
+        return {
+            **after,
+            **{integration_id: before[integration_id] for integration_id in first_time},
+        }, first_time
 
 
 __all__ = ["CHANGES", "OktopostIntegrationChangeTrigger", "detect_changes", "snapshot"]

@@ -146,7 +146,7 @@ def test_resume_after_connecting_does_not_connect_again(
     assert len(sandbox.integrations) == 1
 
 
-def test_resume_after_a_rate_limited_connect_adopts_what_that_connect_left(
+def test_resume_after_a_rate_limited_connect_does_not_adopt_what_another_tool_connected(
     oktopost_connection_env: OktopostSandbox,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -158,12 +158,13 @@ def test_resume_after_a_rate_limited_connect_adopts_what_that_connect_left(
     with pytest.raises(TaskDeferred) as caught:
         op.execute(ctx())
     payload = caught.value.trigger.payload
-    assert payload["progress"] == {"checked_absent": True}  # this try saw none, then tried to connect
-    # Say that connect went through after all: the resumed try must adopt it, not fail or add a second.
-    left = sandbox.add_integration(type="cd", cname_id=CNAME)
+    assert payload["progress"] == {"looked": True}  # the resumed try lists the server, not a shared listing
+    # A 429 is a definite "not done": an integration found after the wait is somebody else's.
+    foreign = sandbox.add_integration(type="cd", cname_id=CNAME)
     _sit_out_the_block(sandbox, monkeypatch)
     fresh = OktopostConnectIntegrationOperator(
         task_id="c", integration_type="cd", cname_id=CNAME, deferrable=True
     )
-    assert fresh.resume_after_rate_limit(ctx(), {"status": "resume", "payload": payload}) == left["Id"]
-    assert len(sandbox.integrations) == 1
+    with pytest.raises(AirflowFailException, match=f"already exists: {foreign['Id']}"):
+        fresh.resume_after_rate_limit(ctx(), {"status": "resume", "payload": payload})
+    assert [item["Id"] for item in sandbox.integrations] == [foreign["Id"]]

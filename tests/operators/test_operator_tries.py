@@ -110,19 +110,6 @@ def test_clear_does_not_adopt_a_replacement_of_what_the_task_created(
     assert sandbox.count("POST") == 0
 
 
-def test_clear_after_success_reuses_what_the_task_created(
-    airflow_db: Any, oktopost_connection_env: OktopostSandbox
-) -> None:
-    sandbox = oktopost_connection_env
-    first = _run(connect_fail_dag, 4)
-    assert task_states(first) == {"connect": "success"}
-    cleared = _run(connect_fail_dag, 4)
-    assert task_states(cleared) == {"connect": "success"}
-    [only] = sandbox.integrations
-    assert xcom(cleared, "connect") == xcom(first, "connect") == only["Id"]
-    assert sandbox.count("POST", LIST) == 1
-
-
 def test_retried_delete_whose_first_answer_was_lost_succeeds(
     airflow_db: Any, oktopost_connection_env: OktopostSandbox, no_backoff: list[float]
 ) -> None:
