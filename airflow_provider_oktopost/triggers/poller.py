@@ -45,6 +45,7 @@ import math
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from airflow_provider_oktopost import observe
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.throttle import budget_for
 from airflow_provider_oktopost.exceptions import OktopostBudgetWaitError, OktopostRateLimitError
@@ -326,7 +327,8 @@ class AccountPoller:
             await self._gather()
             while self.active() or self.listeners:
                 try:
-                    await self._cycle()
+                    async with observe.poll_cycle(self):
+                        await self._cycle()
                     failures = 0
                 except Exception:
                     failures += 1
