@@ -41,6 +41,21 @@ def _bar(used: int, limit: int | None) -> str:
     return f'<div class="bar"><span style="width:{width}%"></span></div>'
 
 
+def _clock(iso: str) -> str:
+    """``2026-12-07T14:32:05Z`` as ``14:32:05 UTC`` (the full date is in the tooltip)."""
+    return f'<span title="{escape(iso)}">{escape(iso[11:19])} UTC</span>'
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``14 min``, ``3 h 2 min``."""
+    seconds = round(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
 def _pill(text: str, kind: str) -> str:
     return f'<span class="pill {kind}">{escape(text)}</span>'
 
@@ -51,15 +66,16 @@ def _row(row: dict[str, Any]) -> str:
     minute_text = f"{minute['used']} / {limit}" if limit else str(minute["used"])
     block = row["block"]
     if block:
+        after = f"after a 429 at {_clock(row['last_429'])}" if row["last_429"] else "after a 429"
         block_cell = (
-            f"{_pill('blocked', 'bad')} until {escape(block['until'])}"
-            f"<div class='sub'>{escape(block['why'])} ({block['seconds_left']}s left)</div>"
+            f"{_pill('blocked', 'bad')} until {_clock(block['until'])}"
+            f"<div class='sub'>{after}; {_duration(block['seconds_left'])} left</div>"
         )
     else:
         block_cell = _pill("sending", "ok")
     polling = row["polling"]
     polling_cell = (
-        f"{_pill('paced', 'warn')} one read per {polling['seconds_between_reads']}s"
+        f"{_pill('paced', 'warn')} one read every {_duration(polling['seconds_between_reads'])}"
         f"<div class='sub'>{escape(polling['why'])}</div>"
         if polling["paced"]
         else _pill("normal", "ok")
@@ -79,7 +95,7 @@ def _row(row: dict[str, Any]) -> str:
         f"<td>{today['used']} / {today['limit']}<div class='sub'>polling stops at {today['polling_limit']}"
         f"</div>{_bar(today['used'], today['limit'])}</td>"
         f"<td>{block_cell}</td>"
-        f"<td>{escape(row['last_429'] or '—')}</td>"
+        f"<td>{_clock(row['last_429']) if row['last_429'] else '&mdash;'}</td>"
         f"<td>{polling_cell}</td>"
         f"<td>{waits_cell}</td>"
         "</tr>"
