@@ -116,3 +116,59 @@ def _waits(notes: dict[str, str], now: float) -> dict[str, Any] | None:
     if not by_process:
         return None
     return {"total": sum(by_process.values()), "triggerers": by_process}
+
+
+# -- the command line: python -m airflow_provider_oktopost.budget_view [--json] ---------------------------
+
+
+def text_table(data: dict[str, Any]) -> str:
+    """The accounts as plain text (what ``python -m airflow_provider_oktopost.budget_view`` prints)."""
+    header = ("ACCOUNT", "API HOST", "MINUTE", "TODAY", "BLOCK", "LAST 429", "POLLING", "WAITS")
+    lines = [header]
+    for row in data["accounts"]:
+        minute, today, block, waits = (
+            row["calls_this_minute"],
+            row["calls_today"],
+            row["block"],
+            row["waits_in_flight"],
+        )
+        polling = row["polling"]
+        lines.append(
+            (
+                row["account_id"],
+                row["api_host"],
+                f"{minute['used']}/{minute['limit'] or '?'}",
+                f"{today['used']}/{today['limit']}",
+                f"until {block['until']}" if block else "-",
+                row["last_429"] or "-",
+                f"paced: 1 read/{polling['seconds_between_reads']}s" if polling["paced"] else "normal",
+                str(waits["total"]) if waits else "-",
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    table = "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+    return f"Oktopost call budget, store {data['store']}, as of {data['generated_at']}\n{table}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print every account the configured budget store knows (``--json``: the page's JSON)."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_oktopost.budget_view",
+        description="Every Oktopost account in the deployment's call budget store ([oktopost] budget_store).",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the same JSON as GET /oktopost/api/accounts"
+    )
+    args = parser.parse_args(argv)
+    data = accounts()
+    print(json.dumps(data, indent=2) if args.json else text_table(data))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
