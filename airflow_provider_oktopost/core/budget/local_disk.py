@@ -199,6 +199,8 @@ class LocalDiskStore:
 
     def account_states(self, window: float, keys: list[str] | None = None) -> list[AccountState]:
         """Every known account (or those of ``keys``): its calls, block and notes, read-only."""
+        if not self.path.exists():
+            return []  # no process used this store yet: do not create it just to look
         with self._write() as db:
             db.execute(_NOTES_TABLE)
             now = clock.wall()
