@@ -1,11 +1,13 @@
 """The Airflow plugin for the Oktopost page: a FastAPI app at ``/oktopost`` and an entry in the UI's nav.
 
 Airflow loads a provider's plugins in every process, task processes included (for macros), so this module
-stays light: the FastAPI app (:mod:`.app`) is built only when Airflow asks for ``fastapi_apps``, which only
-the API server (and ``airflow plugins``) does. Since Airflow 3.1 the page appears in the UI's navigation under
-*Browse* (an ``external_views`` entry with a ``url_route``: the UI shows it inside its own frame, at
-``/plugin/oktopost``). Airflow 3.0 has no UI extension points: there the plugin only serves the JSON API,
-which accepts only a Bearer token, like every API of 3.0.
+stays light: the FastAPI app (:mod:`airflow_provider_oktopost.plugins.fastapi_app`) is built only when
+Airflow asks for ``fastapi_apps``, which only the API server (and ``airflow plugins``) does.
+
+Since Airflow 3.1 the page appears in the UI's navigation under *Browse* (an ``external_views`` entry with
+a ``url_route``: the UI shows it inside its own frame, at ``/plugin/oktopost``). Airflow 3.0 has no UI
+extension points: there the plugin only serves the JSON API, which accepts only a Bearer token, like every
+API of 3.0.
 
 Both routes are behind Airflow's own login and permissions: a user must be allowed to read connections.
 """
@@ -41,7 +43,7 @@ class _BuiltWhenAsked(type):
     @property
     def fastapi_apps(cls) -> list[dict[str, Any]]:
         if _BuiltWhenAsked._apps is None:
-            from airflow_provider_oktopost.plugins.app import create_app
+            from airflow_provider_oktopost.plugins.fastapi_app import create_app
 
             _BuiltWhenAsked._apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Oktopost"}]
         return _BuiltWhenAsked._apps

@@ -1,7 +1,8 @@
 """The Oktopost page: every account's call budget at a glance, as one self-contained HTML document.
 
-Rendered on the server from the same data as the JSON API (:func:`..budget_view.accounts`), every value
-escaped; no script, no external resource. It refreshes itself every 30 seconds and follows the browser's
+Rendered on the server from the same data as the JSON API
+(:func:`airflow_provider_oktopost.budget_view.accounts`), every value escaped; no script, no external
+resource. It refreshes itself every 30 seconds and follows the browser's
 light or dark colour scheme, like the Airflow UI around it.
 """
 
@@ -103,7 +104,7 @@ def _row(row: dict[str, Any]) -> str:
 
 
 def render_page(data: dict[str, Any]) -> str:
-    """The whole page for :func:`..budget_view.accounts`' answer."""
+    """The whole page for :func:`airflow_provider_oktopost.budget_view.accounts`' answer."""
     rows = data["accounts"]
     if rows:
         body = (

@@ -15,7 +15,7 @@ from airflow_provider_oktopost.budget_view import accounts
 from airflow_provider_oktopost.plugins.page import render_page
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    import fastapi
 
 log = logging.getLogger("airflow_provider_oktopost.plugin")
 
@@ -32,7 +32,7 @@ def _read() -> dict[str, Any]:
         ) from None
 
 
-def create_app() -> FastAPI:
+def create_app() -> fastapi.FastAPI:
     """The app the plugin mounts at ``/oktopost`` in the API server."""
     from airflow.api_fastapi.core_api.security import requires_access_connection
     from fastapi import Depends, FastAPI
