@@ -107,11 +107,20 @@ METRICS = (
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
-def _stats() -> Any:
-    """Airflow's ``Stats`` (3.0 to 3.3 through the common-compat shim), or None outside Airflow."""
-    from airflow.providers.common.compat.sdk import Stats
+_found: list[Any] = []
 
-    return Stats
+
+def _stats() -> Any:
+    """Airflow's ``Stats`` (3.0 to 3.3 through the common-compat shim; looked up once per process).
+
+    ``Stats`` itself decides at each call whether anything is sent (Airflow initialises it per process),
+    so keeping the object does not keep a decision. Outside Airflow the import fails and nothing is sent.
+    """
+    if not _found:
+        from airflow.providers.common.compat.sdk import Stats
+
+        _found.append(Stats)
+    return _found[0]
 
 
 def tag_value(value: object) -> str:

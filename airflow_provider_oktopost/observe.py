@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -50,7 +51,8 @@ class _Account:
         self.waits_noted: tuple[int, float] = (-1, 0.0)
 
 
-_accounts: dict[str, _Account] = {}
+#: Per budget object (one per store and account in a process; see ``throttle.budget_for``).
+_accounts: weakref.WeakKeyDictionary[AccountBudget, _Account] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -64,7 +66,7 @@ def api_host(base_url: str) -> str:
 
 
 def _account(budget: AccountBudget) -> _Account:
-    return _accounts.get(budget.key) or _Account("", "unknown")
+    return _accounts.get(budget) or _Account("", "unknown")
 
 
 # -- the budget ------------------------------------------------------------------------------------------
@@ -73,7 +75,7 @@ def _account(budget: AccountBudget) -> _Account:
 def opened(budget: AccountBudget, base_url: str, account_id: str) -> None:
     """A budget object was made for an account: remember its identity (no I/O: may run on an event loop)."""
     with _lock:
-        _accounts.setdefault(budget.key, _Account(api_host(base_url), account_id))
+        _accounts.setdefault(budget, _Account(api_host(base_url), account_id))
 
 
 def reserved(budget: AccountBudget, grant: Grant, *, polling: bool) -> None:
@@ -180,9 +182,11 @@ def _reason(budget: AccountBudget, grant: Grant, *, polling: bool = False) -> tu
     if grant.blocked_for > 0:
         return "block", f"blocked until {_utc(now + grant.blocked_for)} {_after_429(budget)}"
     if day_of(now + grant.wait) > day_of(now):
-        limit = budget.polling_day_limit if polling else budget.settings.daily_limit
-        what = "polling's share of the day" if polling else "the day's calls"
-        return "day", f"{what} ({limit}) are used up: the next call is after 00:00 UTC"
+        if polling:
+            what = f"polling's share of the day ({budget.polling_day_limit} calls) is used up"
+        else:
+            what = f"the day's {budget.settings.daily_limit} calls are used up"
+        return "day", f"{what}: the next call is after 00:00 UTC"
     n, window = budget.per_minute, budget.settings.window
     return "minute", f"the minute is full (the budget allows {n} call{'' if n == 1 else 's'} per {window:g}s)"
 
@@ -282,7 +286,7 @@ async def _note_waits(poller: AccountPoller, waits: int) -> None:
     import asyncio
 
     budget = poller.budget
-    account = _accounts.get(budget.key)
+    account = _accounts.get(budget)
     now = clock.wall()
     if account is None or not budget.shared:
         return
