@@ -144,11 +144,12 @@ def test_the_page_is_in_the_ui_navigation(page: Any, api_server: SecuredServer, 
 
     page.context.add_cookies([{"name": "_token", "value": api_server.token("admin"), "url": api_server.url}])
     page.goto("/")
-    page.get_by_role("button", name="Browse", exact=True).click()
-    page.get_by_role("menuitem", name="Oktopost", exact=True).click()
+    # Generous waits for the first steps: a cold api-server on a loaded 2-core machine answers slowly.
+    page.get_by_role("button", name="Browse", exact=True).click(timeout=60_000)
+    page.get_by_role("menuitem", name="Oktopost", exact=True).click(timeout=60_000)
     expect(page).to_have_url(re.compile(r"/plugin/oktopost/?$"))
     frame = page.frame_locator("iframe")
-    expect(frame.get_by_role("heading", name="Oktopost call budget")).to_be_visible()
+    expect(frame.get_by_role("heading", name="Oktopost call budget")).to_be_visible(timeout=60_000)
     table = frame.get_by_role("table")
     expect(table.get_by_role("row")).to_have_count(4)  # the header and three accounts
     expect(table).to_contain_text(BLOCKED)
