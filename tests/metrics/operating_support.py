@@ -61,6 +61,7 @@ class OperatingRun:
 
     states: dict[str, str]
     output: str
+    budget_dir: Path
     lines: list[str] = field(default_factory=list)
 
     def metric(self, name: str) -> list[tuple[float, str]]:
@@ -145,7 +146,7 @@ def run_operating_dag(
             _, task_id, state = line.split()
             states[task_id] = state
     assert result.returncode == 0, output[-6000:]
-    return OperatingRun(states, output)
+    return OperatingRun(states, output, budget_dir)
 
 
 def summary(run: Any) -> str:

@@ -69,3 +69,22 @@ def test_a_failed_try_says_why(
     )
     assert int(failed.group(1)) in (BLOCK - 1, BLOCK)
     assert oktopost_sandbox_server.api_key not in run_with_metrics.output
+
+
+def test_the_run_left_its_notes_for_the_oktopost_page(
+    run_with_metrics: OperatingRun, oktopost_sandbox_server: OktopostSandbox
+) -> None:
+    """What the page reads after the run: who the account is, its last 429, the waits the poller held."""
+    from airflow_provider_oktopost.core.budget.local_disk import LocalDiskStore
+
+    [state] = LocalDiskStore(run_with_metrics.budget_dir).account_states(2.0)
+    notes = state["notes"]
+    assert (notes["account_id"], notes["api_host"]) == (
+        oktopost_sandbox_server.account_id,
+        oktopost_sandbox_server.base_url,
+    )
+    assert (notes["per_minute"], notes["window"]) == ("1", "2.0")
+    assert float(notes["last_429_at"]) > 0 and float(notes["block_seconds"]) == BLOCK
+    waits = [value for name, value in notes.items() if name.startswith("waits@")]
+    assert waits, notes  # the deferred sensor's poller reported the waits it held
+    assert state["today"] >= 8
