@@ -87,7 +87,7 @@ def reserved(budget: AccountBudget, grant: Grant, *, polling: bool) -> None:
             metrics.emit(metrics.BUDGET_WAIT, grant.wait, account=account.account_id)
             if grant.wait >= LOG_HOLDS_FROM and not polling:
                 what = f"this call waits {grant.wait:.0f}s for the account's call budget"
-                log.warning(waiting_line(budget, what, why_waiting(budget, grant, polling=polling)))
+                log.info(waiting_line(budget, what, why_waiting(budget, grant, polling=polling)))
         if grant.shared and not account.indexed and account.account_id != "unknown":
             budget.store.note_account(budget.key, _identity(budget, account))
             account.indexed = True
