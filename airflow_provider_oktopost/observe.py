@@ -176,11 +176,13 @@ def why_waiting(budget: AccountBudget, grant: Grant, *, polling: bool = False) -
     return _reason(budget, grant, polling=polling)[1]
 
 
-def _reason(budget: AccountBudget, grant: Grant, *, polling: bool = False) -> tuple[str, str]:
-    """(``block``, ``day`` or ``minute``; the same in words)."""
+def _reason(
+    budget: AccountBudget, grant: Grant, *, polling: bool = False, look_up: bool = True
+) -> tuple[str, str]:
+    """(``block``, ``day`` or ``minute``; in words). ``look_up``: may ask the store (never on a loop)."""
     now = clock.wall()
     if grant.blocked_for > 0:
-        return "block", f"blocked until {_utc(now + grant.blocked_for)} {_after_429(budget)}"
+        return "block", f"blocked until {_utc(now + grant.blocked_for)} {_after_429(budget, look_up=look_up)}"
     if day_of(now + grant.wait) > day_of(now):
         if polling:
             what = f"polling's share of the day ({budget.polling_day_limit} calls) is used up"
@@ -191,9 +193,9 @@ def _reason(budget: AccountBudget, grant: Grant, *, polling: bool = False) -> tu
     return "minute", f"the minute is full (the budget allows {n} call{'' if n == 1 else 's'} per {window:g}s)"
 
 
-def _after_429(budget: AccountBudget) -> str:
+def _after_429(budget: AccountBudget, *, look_up: bool = True) -> str:
     at = _account(budget).last_429_at
-    if not at and budget.shared:
+    if not at and look_up and budget.shared:
         with contextlib.suppress(Exception):
             [state] = budget.store.account_states(budget.settings.window, [budget.key])
             at = float(state["notes"].get("last_429_at", 0.0))
@@ -258,6 +260,19 @@ def failing_try(config: ClientConfig, error: OktopostRateLimitError) -> None:
 
 
 # -- the triggerer's pollers -----------------------------------------------------------------------------
+
+
+def polling_held(budget: AccountBudget, grant: Grant) -> None:
+    """A triggerer's poller waits for the budget before its next reads: say why (no I/O: on the loop).
+
+    Every hold, as the poller's own line does (at most one per poll cycle).
+    """
+    try:
+        if grant.wait > 0:
+            what = f"the triggerer's reads for waiting sensors wait {grant.wait:.0f}s for the call budget"
+            log.info(waiting_line(budget, what, _reason(budget, grant, polling=True, look_up=False)[1]))
+    except Exception as error:
+        log.debug("Could not report a polling hold: %s", error)
 
 
 def _process() -> str:

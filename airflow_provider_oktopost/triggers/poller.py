@@ -263,6 +263,7 @@ class AccountPoller:
                 grant.wait,
                 " (blocked after a 429)" if grant.blocked_for > 0 else "",
             )
+        observe.polling_held(self.budget, grant)
         return grant.wait
 
     def _refused(self, error: BaseException) -> bool:

@@ -45,6 +45,20 @@ def test_a_held_call_says_the_minute_is_full(
     assert all(1 <= int(m.group(1)) <= 2 for m in held)
 
 
+def test_a_poller_held_by_the_budget_says_why(
+    run_with_metrics: OperatingRun, oktopost_sandbox_server: OktopostSandbox
+) -> None:
+    held = _lines(
+        run_with_metrics,
+        oktopost_sandbox_server,
+        r"the triggerer's reads for waiting sensors wait (\d+)s for the call budget: the minute is full "
+        r"\(the budget allows 1 call per 2s\)",
+    )
+    # The poller's own line ("lets the next read go in ...") and the why-line come together, every time.
+    polls = [line for line in run_with_metrics.output.splitlines() if "lets the next read go in" in line]
+    assert len(held) == len(polls) >= 1, run_with_metrics.output[-5000:]
+
+
 def test_a_deferral_says_until_when_and_after_which_429(
     run_with_metrics: OperatingRun, oktopost_sandbox_server: OktopostSandbox
 ) -> None:
