@@ -105,3 +105,12 @@ def test_the_docs_table_lists_exactly_the_metrics_sent() -> None:
     assert set(rows) == {m.name for m in METRICS}
     for metric in METRICS:
         assert rows[metric.name] == (metric.type, ", ".join(metric.tags)), metric.name
+
+
+def test_sending_a_metric_never_raises() -> None:
+    from airflow_provider_oktopost import metrics
+
+    metrics.emit(metrics.CALLS, 1)  # tags missing: a bug in a caller must not fail the task
+    metrics.emit(metrics.DAY_USED, float("nan"), account="001")
+    metrics.emit(metrics.POLL_CYCLE, -1.0, account="001 with spaces/and:colons")
+    assert metrics.tag_value("001 with spaces/and:colons") == "001_with_spaces_and_colons"
