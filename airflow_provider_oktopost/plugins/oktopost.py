@@ -35,33 +35,58 @@ def _base_path() -> str:
     return path.rstrip("/")
 
 
-class _BuiltWhenAsked(type):
-    """Builds the FastAPI app the first time Airflow reads ``fastapi_apps`` (see the module docstring)."""
+_apps: list[dict[str, Any]] = []
 
-    _apps: list[dict[str, Any]] | None = None
+
+def _fastapi_apps() -> list[dict[str, Any]]:
+    """The app, built the first time Airflow asks (see the module docstring)."""
+    if not _apps:
+        from airflow_provider_oktopost.plugins.fastapi_app import create_app
+
+        _apps.append({"app": create_app(), "url_prefix": URL_PREFIX, "name": "Oktopost"})
+    return _apps
+
+
+def _external_views() -> list[dict[str, Any]]:
+    """The *Browse > Oktopost* entry of the UI's navigation (Airflow 3.1+)."""
+    return [
+        {
+            "name": "Oktopost",
+            "href": f"{_base_path()}{URL_PREFIX}/",
+            "url_route": UI_ROUTE,
+            "destination": "nav",
+            "category": "browse",
+        }
+    ]
+
+
+class _BuiltWhenAsked(type):
+    """Answers ``fastapi_apps`` and ``external_views`` on the plugin class only when Airflow reads them."""
 
     @property
     def fastapi_apps(cls) -> list[dict[str, Any]]:
-        if _BuiltWhenAsked._apps is None:
-            from airflow_provider_oktopost.plugins.fastapi_app import create_app
-
-            _BuiltWhenAsked._apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Oktopost"}]
-        return _BuiltWhenAsked._apps
+        return _fastapi_apps()
 
     @property
     def external_views(cls) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": "Oktopost",
-                "href": f"{_base_path()}{URL_PREFIX}/",
-                "url_route": UI_ROUTE,
-                "destination": "nav",
-                "category": "browse",
-            }
-        ]
+        return _external_views()
 
 
 class OktopostPlugin(AirflowPlugin, metaclass=_BuiltWhenAsked):
-    """The Oktopost page: every account's call budget, blocks and waits (see the module docstring)."""
+    """The Oktopost page: every account's call budget, blocks and waits (see the module docstring).
+
+    Airflow reads a provider's plugin from the class, and a plugins-folder plugin from an instance: both
+    get the app and the view (the metaclass's properties answer on the class, these on an instance).
+    """
 
     name = "oktopost"
+
+    @property
+    def fastapi_apps(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        """The app, built on first use."""
+        return _fastapi_apps()
+
+    @property
+    def external_views(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        """The *Browse > Oktopost* entry."""
+        return _external_views()

@@ -1,8 +1,8 @@
 """Issue 21: the provider's plugin loads on every Airflow 3.x and is harmless where it cannot show a page.
 
-- ``airflow plugins`` lists it (with ``[core] lazy_discover_providers = False``, the only setting under
-  which Airflow loads the plugins a provider lists): the FastAPI app at ``/oktopost`` everywhere, the
-  *Browse > Oktopost* entry from 3.1;
+- ``airflow plugins`` lists it, as the provider's plugin (with ``[core] lazy_discover_providers = False``,
+  the only setting under which Airflow loads the plugins a provider lists) or from a one-line file in the
+  plugins folder: the FastAPI app at ``/oktopost`` everywhere, the *Browse > Oktopost* entry from 3.1;
 - importing it does not import FastAPI (Airflow imports plugins in every task process);
 - in a real api-server, the JSON API refuses a request without a login and answers an admin's token (in
   depth, with the page in a browser: tests/browser/test_oktopost_page.py).
@@ -25,8 +25,16 @@ pytestmark = pytest.mark.airflow
 AIRFLOW = tuple(int(p) for p in version("apache-airflow").split(".")[:2])
 
 
-def test_airflow_lists_the_plugin(airflow_db: Path) -> None:
-    env = {**os.environ, "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False"}
+@pytest.mark.parametrize("how", ["provider", "plugins_folder"])
+def test_airflow_lists_the_plugin(airflow_db: Path, tmp_path: Path, how: str) -> None:
+    if how == "provider":  # the plugin the provider lists: Airflow loads it without lazy discovery only
+        env = {**os.environ, "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False"}
+    else:  # one line in the plugins folder, with Airflow's defaults
+        (tmp_path / "oktopost_page.py").write_text(
+            "from airflow_provider_oktopost.plugins.oktopost import OktopostPlugin  # noqa: F401\n"
+        )
+        env = {**os.environ, "AIRFLOW__CORE__PLUGINS_FOLDER": str(tmp_path)}
+        env.pop("AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS", None)
     result = subprocess.run(
         [sys.executable, "-m", "airflow", "plugins", "-o", "json"],
         capture_output=True,
