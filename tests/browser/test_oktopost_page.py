@@ -27,8 +27,9 @@ from airflow_provider_oktopost.testing import OktopostSandbox
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
-        tuple(int(p) for p in version("apache-airflow").split(".")[:2]) < (3, 1),
-        reason="plugin pages in the UI exist from Airflow 3.1 (3.0: tests/plugin)",
+        tuple(int(p) for p in version("apache-airflow").split(".")[:2]) < (3, 3),
+        reason="checked on Airflow 3.3 (plugin pages exist from 3.1, but only 3.3's UI was verified here; "
+        "the plugin on every version: tests/plugin)",
     ),
 ]
 
