@@ -132,4 +132,7 @@ def get_provider_info() -> dict[str, Any]:
             },
         ],
         "config": provider_config(),
+        "plugins": [
+            {"name": "oktopost", "plugin-class": "airflow_provider_oktopost.plugins.oktopost.OktopostPlugin"}
+        ],
     }

@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from airflow_provider_oktopost import observe
 from airflow_provider_oktopost.core import clock, wire
 from airflow_provider_oktopost.core.budget.rules import Grant
 from airflow_provider_oktopost.core.config import ClientConfig
@@ -151,6 +152,7 @@ def call(ctx: Context, request: ApiRequest, *, gone_means_done: bool = False) ->
             ctx.witness.sending(request)
         reply = yield request
         assert isinstance(reply, ApiResponse | TransportFailure), "the driver must answer a request"
+        observe.call_sent(ctx.config.account_id, request, reply)
         outcome = interpret(request, reply, clock.wall())
         if ctx.witness is not None:
             ctx.witness.answered(request, definite=not outcome.committed_unknown)

@@ -28,10 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from airflow_provider_oktopost import observe
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.budget.memory import MemoryStore
 from airflow_provider_oktopost.core.budget.rules import DAY, Grant
 from airflow_provider_oktopost.core.budget.settings import BudgetSettings
+from airflow_provider_oktopost.core.budget.snapshot import AccountState
 
 log = logging.getLogger("airflow_provider_oktopost.budget")
 HOUR = 3600.0
@@ -74,6 +76,14 @@ class Store(Protocol):
 
     def clear(self) -> None:
         """Forget everything (tests)."""
+        ...
+
+    def note_account(self, key: str, fields: dict[str, str]) -> None:
+        """Index the account and set non-secret notes about it (see ``budget.snapshot``)."""
+        ...
+
+    def account_states(self, window: float, keys: list[str] | None = None) -> list[AccountState]:
+        """A read-only picture of every known account, or of ``keys`` (see ``budget.snapshot``)."""
         ...
 
 
@@ -168,6 +178,7 @@ class AccountBudget:
             )
             grant = Grant(local.wait, local.granted, local.day_used, local.blocked_for, shared=False)
         self.last_grant = grant
+        observe.reserved(self, grant, polling=polling)
         return grant
 
     def block(self, seconds: float) -> None:
@@ -182,6 +193,7 @@ class AccountBudget:
                 store.block(self.key, seconds)
             except Exception as error:
                 self._failed(error)
+        observe.blocked(self, seconds)
 
     def polling_pace(self) -> float:
         """Seconds per call that keeps polling inside the day's calls left for it (0 while plenty).
@@ -309,6 +321,7 @@ def budget_for(
         budget = _registry.get(key)
         if budget is None:
             budget = _registry[key] = AccountBudget(key[1], store, settings, per_minute)
+            observe.opened(budget, base_url, account_id)
         elif per_minute < budget.per_minute:
             budget.per_minute = per_minute
         return budget

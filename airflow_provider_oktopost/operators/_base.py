@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
+from airflow_provider_oktopost import observe
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.exceptions import (
     PERMANENT_ERRORS,
@@ -151,6 +152,7 @@ class OktopostBaseOperator(BaseOperator):
             turn_only = isinstance(error, OktopostBudgetWaitError) and not error.blocked
             if self.deferrable and (turn_only or deferrals < MAX_RATE_LIMIT_DEFERRALS):
                 self._defer_until(resume_at, error, deferrals if turn_only else deferrals + 1)
+            observe.failing_try(self.hook.config, error)
             raise OktopostRateLimitError(
                 f"{error.message}. Retry after {_moment(resume_at)} (in {error.retry_after:.0f}s)"
                 + (
@@ -187,6 +189,7 @@ class OktopostBaseOperator(BaseOperator):
     def _defer_until(self, resume_at: float, error: OktopostRateLimitError, deferrals: int) -> None:
         from airflow_provider_oktopost.triggers.oktopost import OktopostWaitTrigger
 
+        observe.deferring(self.hook.config, error)
         self.log.warning(
             "%s. Deferring until %s (rate-limit wait %d of at most %d), then trying again",
             error.message,

@@ -47,6 +47,7 @@ import math
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from airflow_provider_oktopost import observe
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.throttle import budget_for
 from airflow_provider_oktopost.exceptions import OktopostBudgetWaitError, OktopostRateLimitError
@@ -267,6 +268,7 @@ class AccountPoller:
                 grant.wait,
                 " (blocked after a 429)" if grant.blocked_for > 0 else "",
             )
+        observe.polling_held(self.budget, grant)
         return grant.wait
 
     def _refused(self, error: BaseException) -> bool:
@@ -331,7 +333,8 @@ class AccountPoller:
             await self._gather()
             while self.active() or self.listeners:
                 try:
-                    await self._cycle()
+                    async with observe.poll_cycle(self):
+                        await self._cycle()
                     failures = 0
                 except Exception:
                     failures += 1

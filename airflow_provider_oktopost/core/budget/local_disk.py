@@ -19,6 +19,7 @@ from pathlib import Path
 
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.budget.rules import Grant, day_of, plan
+from airflow_provider_oktopost.core.budget.snapshot import AccountState, checked_notes
 
 FILE_NAME = "budget.sqlite3"
 #: How long a process waits for another one's write lock before the store counts as unreachable.
@@ -182,6 +183,58 @@ class LocalDiskStore:
         with self._write() as db:
             for table in ("slots", "blocks", "days", "listings", "slot_counts"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+
+    # -- what operators see (the Oktopost page, metrics): see budget.snapshot --------------------------
+
+    def note_account(self, key: str, fields: dict[str, str]) -> None:
+        """Add ``key`` to the accounts this store knows and set non-secret notes about it."""
+        fields = checked_notes(fields)
+        with self._write() as db:
+            db.execute(_NOTES_TABLE)
+            db.executemany(
+                "INSERT INTO account_notes (key, field, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (key, field) DO UPDATE SET value = excluded.value",
+                [(key, name, value) for name, value in fields.items()],
+            )
+
+    def account_states(self, window: float, keys: list[str] | None = None) -> list[AccountState]:
+        """Every known account (or those of ``keys``): its calls, block and notes, read-only."""
+        if not self.path.exists():
+            return []  # no process used this store yet: do not create it just to look
+        with self._write() as db:
+            db.execute(_NOTES_TABLE)
+            now = clock.wall()
+            notes: dict[str, dict[str, str]] = {}
+            for key, name, value in db.execute("SELECT key, field, value FROM account_notes ORDER BY key"):
+                if keys is None or key in keys:
+                    notes.setdefault(str(key), {})[str(name)] = str(value)
+            states = []
+            for key, fields in notes.items():
+                (minute,) = db.execute(
+                    "SELECT count(*) FROM slots WHERE key = ? AND at > ?", (key, now - window)
+                ).fetchone()
+                today = db.execute(
+                    "SELECT used FROM days WHERE key = ? AND day = ?", (key, day_of(now))
+                ).fetchone()
+                until = db.execute("SELECT until FROM blocks WHERE key = ?", (key,)).fetchone()
+                states.append(
+                    AccountState(
+                        key=key,
+                        now=now,
+                        minute=int(minute),
+                        today=int(today[0]) if today else 0,
+                        blocked_until=float(until[0]) if until else 0.0,
+                        notes=fields,
+                    )
+                )
+            return states
+
+
+#: The index of known accounts and their notes (created by the first process that writes a note).
+_NOTES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS account_notes (key TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, "
+    "PRIMARY KEY (key, field))"
+)
 
 
 class _Transaction:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.budget.rules import Grant, day_of, limiting_slot, plan
+from airflow_provider_oktopost.core.budget.snapshot import AccountState, checked_notes
 
 
 @dataclass
@@ -97,3 +98,32 @@ class MemoryStore:
         """Forget every account (tests)."""
         with self._lock:
             self._accounts.clear()
+
+    # -- what operators see (the Oktopost page, metrics): see budget.snapshot --------------------------
+
+    def note_account(self, key: str, fields: dict[str, str]) -> None:
+        """Add ``key`` to the accounts this store knows and set non-secret notes about it."""
+        fields = checked_notes(fields)
+        with self._lock:
+            notes: dict[str, dict[str, str]] = self.__dict__.setdefault("_notes", {})
+            notes.setdefault(key, {}).update(fields)
+
+    def account_states(self, window: float, keys: list[str] | None = None) -> list[AccountState]:
+        """Every known account (or those of ``keys``): its calls, block and notes, read-only."""
+        with self._lock:
+            now = clock.wall()
+            notes: dict[str, dict[str, str]] = self.__dict__.get("_notes", {})
+            states = []
+            for key in sorted(notes) if keys is None else [k for k in keys if k in notes]:
+                account = self._accounts.get(key) or _Account()
+                states.append(
+                    AccountState(
+                        key=key,
+                        now=now,
+                        minute=sum(1 for s in account.slots if s > now - window),
+                        today=account.days.get(day_of(now), 0),
+                        blocked_until=account.blocked_until,
+                        notes=dict(notes[key]),
+                    )
+                )
+            return states

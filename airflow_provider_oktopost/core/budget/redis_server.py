@@ -17,6 +17,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_oktopost.core.budget.rules import DAY, Grant
+from airflow_provider_oktopost.core.budget.snapshot import INDEX_NAME, AccountState, checked_notes
 
 if TYPE_CHECKING:
     import redis
@@ -178,3 +179,44 @@ class RedisStore:
         client = self._redis()
         for name in client.scan_iter(match="oktopost:*"):
             client.delete(name)
+
+    # -- what operators see (the Oktopost page, metrics): see budget.snapshot --------------------------
+
+    def note_account(self, key: str, fields: dict[str, str]) -> None:
+        """Add ``key`` to the set of known accounts (no SCAN ever needed) and set non-secret notes."""
+        fields = checked_notes(fields)
+        client = self._redis()
+        client.sadd(INDEX_NAME, key)
+        if fields:
+            client.hset(f"oktopost:{{{key}}}:notes", mapping=fields)
+
+    def account_states(self, window: float, keys: list[str] | None = None) -> list[AccountState]:
+        """Every known account (or those of ``keys``): its calls, block and notes, read-only."""
+        client = self._redis()
+        members: Any = client.smembers(INDEX_NAME)
+        known = sorted(_text(k) for k in members)
+        now = self._server_time()
+        states = []
+        for key in known if keys is None else [k for k in keys if k in known]:
+            slots, blocked, days = self._keys(key)
+            with client.pipeline(transaction=False) as pipe:
+                pipe.zcount(slots, f"({now - window!r}", "+inf")
+                pipe.hget(days, str(int(now // DAY)))
+                pipe.get(blocked)
+                pipe.hgetall(f"oktopost:{{{key}}}:notes")
+                minute, today, until, notes = pipe.execute()
+            states.append(
+                AccountState(
+                    key=key,
+                    now=now,
+                    minute=int(minute),
+                    today=int(today or 0),
+                    blocked_until=float(until or 0.0),
+                    notes={_text(k): _text(v) for k, v in notes.items()},
+                )
+            )
+        return states
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
