@@ -40,7 +40,8 @@ def task_process(conn_json: str, calls: int, env: dict[str, str | None], start_a
     """Like one task try in a deployment: ``env`` applied (None: unset), ``calls`` calls through a hook.
 
     Returns what the task saw: each call's outcome, when each call returned, and every line the provider's
-    budget logged at WARNING or above (and, in ``all_logs``, every log line of the process at DEBUG).
+    budget logged at WARNING or above (``said``: at any level; ``all_logs``: every log line of the process
+    at DEBUG, and the reprs of the budget, its store, settings and the connection's config).
     """
     import io
     import logging
@@ -58,13 +59,17 @@ def task_process(conn_json: str, calls: int, env: dict[str, str | None], start_a
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     warnings: list[str] = []
+    said: list[str] = []
 
     class Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
             if record.levelno >= logging.WARNING:
                 warnings.append(record.getMessage())
 
-    logging.getLogger("airflow_provider_oktopost.budget").addHandler(Collect())
+    budget_log = logging.getLogger("airflow_provider_oktopost.budget")
+    budget_log.addHandler(Collect(logging.DEBUG))
+    budget_log.setLevel(logging.DEBUG)
     from airflow_provider_oktopost.exceptions import OktopostError
     from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 
@@ -89,5 +94,6 @@ def task_process(conn_json: str, calls: int, env: dict[str, str | None], start_a
         "outcomes": outcomes,
         "returned": returned,
         "warnings": warnings,
-        "all_logs": everything.getvalue() + "\n".join(shown),
+        "said": said,
+        "all_logs": everything.getvalue() + "\n".join(said + shown),
     }
