@@ -7,10 +7,10 @@ integrations, faults, clock jumps or rate-limit windows.
 
 The provider's call budget is the session's own: whatever Airflow's configuration or the environment name
 (a deployment's Redis, its machine-wide file), the budget options of the ``[oktopost]`` section point at a
-temporary directory for the session (:func:`oktopost_private_budget`, automatic), and the resets empty only
-that directory and in-memory budgets. A store the deployment shares is never emptied: a 15-minute block
-recorded there by a live process survives the test run. (A connection whose extras name a store takes
-precedence over the section; the sandbox's connection names none.)
+temporary directory for the session (the automatic ``oktopost_private_budget`` fixture), and the resets
+empty only that directory and in-memory budgets. A store the deployment shares is never emptied: a
+15-minute block recorded there by a live process survives the test run. (A connection whose extras name a
+store takes precedence over the section; the sandbox's connection names none.)
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def oktopost_sandbox(oktopost_sandbox_server: OktopostSandbox) -> OktopostSandbo
     """The session's sandbox, reset (state and config) for this test.
 
     The provider's per-account call budget is reset too (this process's budgets, and the session's own
-    store, :func:`oktopost_private_budget`, is emptied), so a long test session is not slowed down because
+    store, ``oktopost_private_budget``, is emptied), so a long test session is not slowed down because
     earlier tests used up the sandbox account's minute.
     """
     from airflow_provider_oktopost.core.throttle import reset_registry

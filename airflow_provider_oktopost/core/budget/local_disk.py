@@ -7,8 +7,8 @@ lived listings (integration and CNAME Ids), never a key or a secret.
 
 The file must be on a local disk: SQLite's locking is not reliable on network file systems, so a file on
 one (NFS, SMB, sshfs...) is refused with a warning naming the path and the fix, as a read-only or corrupted
-file is (the budget then steps down, see :mod:`..throttle`). Across machines, use the Redis store
-(:mod:`.redis_server`).
+file is (the budget then steps down, see :mod:`airflow_provider_oktopost.core.throttle`). Across machines,
+use the Redis store (:mod:`.redis_server`).
 """
 
 from __future__ import annotations
