@@ -37,7 +37,7 @@ from typing import Protocol
 from airflow_provider_oktopost.core import clock
 from airflow_provider_oktopost.core.budget.memory import MemoryStore
 from airflow_provider_oktopost.core.budget.rules import DAY, Grant
-from airflow_provider_oktopost.core.budget.selection import StoreChoice, choose
+from airflow_provider_oktopost.core.budget.selection import ANNOUNCED, announce, choose
 from airflow_provider_oktopost.core.budget.settings import BudgetSettings, scrub
 from airflow_provider_oktopost.exceptions import OktopostConfigError
 
@@ -371,8 +371,6 @@ _registry: dict[tuple[str, str], AccountBudget] = {}
 _registry_lock = threading.Lock()
 #: Local-store directories that tests made for themselves: the only files :func:`reset_registry` empties.
 _private_directories: set[str] = set()
-#: Which store choices this process has announced in its log (once each).
-_announced: set[str] = set()
 
 
 def _open(spec: str, settings: BudgetSettings) -> tuple[str, Store]:
@@ -402,26 +400,6 @@ def _store_for(settings: BudgetSettings) -> tuple[str, Store]:
     return _open(choose(settings).spec, settings)
 
 
-def _announce(choice: StoreChoice, store: Store, pace: int, window: float) -> None:
-    """Say once per process which store the budget uses and why (loudly when it cannot be shared)."""
-    if choice.spec in _announced:
-        return
-    _announced.add(choice.spec)
-    if choice.isolated:
-        log.warning(
-            "The Oktopost call budget cannot be shared by this deployment's processes: %s. Each process "
-            "(or pod) therefore paces itself conservatively, %d call(s) per %.0fs, with the machine-wide "
-            "store %r. Fix: set [oktopost] budget_store to a "
-            "redis:// URL that every Airflow component reaches.",
-            choice.reason,
-            pace,
-            window,
-            store,
-        )
-    else:
-        log.info("The Oktopost call budget uses %r: %s.", store, choice.reason)
-
-
 def budget_for(
     base_url: str,
     account_id: str,
@@ -445,7 +423,7 @@ def budget_for(
             budget = _registry[key] = AccountBudget(
                 key[1], store, settings, per_minute, machine=machine, isolated=choice.isolated
             )
-            _announce(choice, store, budget._pace_per_window(), settings.window)
+            announce(choice, store, budget._pace_per_window(), settings.window)
         elif per_minute < budget.per_minute:
             budget.per_minute = per_minute
         return budget
@@ -487,4 +465,4 @@ def reset_registry() -> None:
                 log.debug("Could not clear %r: %s", store, error)
         _registry.clear()
         _stores.clear()
-        _announced.clear()
+        ANNOUNCED.clear()

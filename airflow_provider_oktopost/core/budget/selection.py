@@ -19,11 +19,15 @@ Reads Airflow's configuration lazily, and only when the store is ``auto``.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
 from airflow_provider_oktopost.core.budget.settings import BudgetSettings, redact
 
+log = logging.getLogger("airflow_provider_oktopost.budget")
+#: Which store choices this process has announced in its log (once each; emptied by the registry's reset).
+ANNOUNCED: set[str] = set()
 #: Executors whose task processes all run on the machine of the scheduler that starts them.
 _ONE_MACHINE = ("localexecutor", "sequentialexecutor", "debugexecutor")
 _REDIS_BROKER = ("redis://", "rediss://")
@@ -85,3 +89,23 @@ def choose(settings: BudgetSettings) -> StoreChoice:
         "with no store they all reach",
         isolated=True,
     )
+
+
+def announce(choice: StoreChoice, store: object, pace: int, window: float) -> None:
+    """Say once per process which store the budget uses and why (loudly when it cannot be shared)."""
+    if choice.spec in ANNOUNCED:
+        return
+    ANNOUNCED.add(choice.spec)
+    if choice.isolated:
+        log.warning(
+            "The Oktopost call budget cannot be shared by this deployment's processes: %s. Each process "
+            "(or pod) therefore paces itself conservatively, %d call(s) per %.0fs, with the machine-wide "
+            "store %r. Fix: set [oktopost] budget_store to a "
+            "redis:// URL that every Airflow component reaches.",
+            choice.reason,
+            pace,
+            window,
+            store,
+        )
+    else:
+        log.info("The Oktopost call budget uses %r: %s.", store, choice.reason)
