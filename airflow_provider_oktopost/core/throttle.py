@@ -39,7 +39,6 @@ from airflow_provider_oktopost.core.budget.memory import MemoryStore
 from airflow_provider_oktopost.core.budget.rules import DAY, Grant
 from airflow_provider_oktopost.core.budget.selection import ANNOUNCED, announce, choose
 from airflow_provider_oktopost.core.budget.settings import BudgetSettings, scrub
-from airflow_provider_oktopost.exceptions import OktopostConfigError
 
 log = logging.getLogger("airflow_provider_oktopost.budget")
 HOUR = 3600.0
@@ -160,6 +159,8 @@ class AccountBudget:
         return self.isolated and store is self.store
 
     def _failed(self, store: Store, error: BaseException) -> None:
+        from airflow_provider_oktopost.exceptions import OktopostConfigError  # imports Airflow: only here
+
         if isinstance(error, OktopostConfigError):
             raise error  # a store that can never work (Redis Cluster): refused, not fallen back from
         with self._lock:
