@@ -8,7 +8,8 @@ limits apply here: 60 calls a minute, then a 15-minute block.
 The control restarts the scheduler (the parent of the LocalExecutor's task processes) with the budget
 forced per process (``budget_store = memory``): the same onboarding gets 429s.
 
-Run with ``pytest tests/e2e/test_deployment_budget.py -m e2e``; it takes about five minutes.
+Run with ``pytest tests/e2e/test_deployment_budget.py -m e2e``; it takes about six minutes (5 min 35 s
+measured: onboarding 245 s, control 33 s).
 """
 
 from __future__ import annotations

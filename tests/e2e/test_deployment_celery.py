@@ -8,8 +8,8 @@ itself (``budget_store = auto``): 0 x 429, exactly one valid integration per CNA
 budget per process on the workers (``budget_store = memory``, each task process alone, as a per-container
 file would be across containers): the same onboarding gets 429s.
 
-Run with ``pytest tests/e2e/test_deployment_celery.py -m e2e``; see the README's testing section for its
-duration.
+Run with ``pytest tests/e2e/test_deployment_celery.py -m e2e``; it takes about seven minutes (6 min 41 s on
+the 2-core machine beside other work: start 37 s, onboarding 286 s, control 47 s, stop 31 s).
 """
 
 from __future__ import annotations
