@@ -13,6 +13,7 @@ import itertools
 import json
 import multiprocessing
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,43 @@ def test_a_redis_cluster_is_refused_with_a_clear_error(
         assert oktopost_sandbox.count() == 0  # refused before any call
     finally:
         stop(process)
+
+
+def test_a_file_locked_too_long_by_another_process_warns_with_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process holds the file's write lock past the busy timeout: the reservation does not fail,
+    it paces conservatively, and the warning names the file and the fix."""
+    import logging
+
+    from airflow_provider_oktopost.core import throttle
+    from airflow_provider_oktopost.core.budget import local_disk
+    from airflow_provider_oktopost.core.budget.settings import BudgetSettings
+
+    monkeypatch.setattr(local_disk, "BUSY_TIMEOUT", 0.5)
+    LocalDiskStore(tmp_path).reserve("x", limit=1, window=1, day_limit=1, max_wait=0)  # the file exists
+    holder = subprocess.Popen(  # a real other process, holding the write lock
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(60)",
+            str(tmp_path / FILE_NAME),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        throttle.reset_registry()
+        settings = BudgetSettings(store="local", directory=str(tmp_path), window=WINDOW)
+        budget = throttle.budget_for("https://api", "001locked", per_minute=BUDGET_LIMIT, settings=settings)
+        with caplog.at_level(logging.WARNING, logger="airflow_provider_oktopost.budget"):
+            grant = budget.reserve(max_wait=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert grant.granted and not grant.shared
+    warnings = [r.getMessage() for r in caplog.records if "cannot be reached" in r.getMessage()]
+    assert len(warnings) == 1 and "database is locked" in warnings[0], warnings
+    assert str(tmp_path / FILE_NAME) in warnings[0] and "paces itself at 1 call(s) per" in warnings[0]
