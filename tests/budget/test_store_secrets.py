@@ -96,6 +96,23 @@ def test_airflow_config_list_hides_the_store(tmp_path: Path) -> None:
     assert "budget_store = < hidden >" in result.stdout
 
 
+@pytest.mark.airflow
+def test_the_default_gives_airflow_nothing_to_mask(tmp_path: Path) -> None:
+    """The option is sensitive, so Airflow masks its value in every log: the default is empty, so that
+    nothing is masked (and Airflow does not warn about a too-short secret at every start)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__OKTOPOST__")}
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "config", "get-value", "oktopost", "daily_limit"],
+        capture_output=True,
+        text=True,
+        env={**clean, "AIRFLOW_HOME": str(tmp_path)},
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Skipping masking" not in result.stdout + result.stderr
+
+
 LIVE = account_key("https://api.oktopost.com", "001live")
 
 

@@ -23,7 +23,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from airflow_provider_oktopost.core.budget.settings import BudgetSettings, redact
+from airflow_provider_oktopost.core.budget.settings import AUTO, BudgetSettings, redact
 
 log = logging.getLogger("airflow_provider_oktopost.budget")
 #: Which store choices this process has announced in its log (once each; emptied by the registry's reset).
@@ -64,7 +64,7 @@ def airflow_setting(section: str, key: str) -> str:
 
 def choose(settings: BudgetSettings) -> StoreChoice:
     """The store of ``settings``: the one named, or for ``auto`` the one the deployment shares."""
-    if settings.store != "auto":
+    if settings.store not in AUTO:
         return StoreChoice(settings.store, f"budget_store = {redact(settings.store)}")
     executor = airflow_setting("core", "executor").replace(" ", "")
     names = [name.rsplit(".", 1)[-1].lower() for name in executor.split(",") if name] or ["localexecutor"]

@@ -31,8 +31,8 @@ LISTING_TTL = float(DECLARED["listing_ttl"]["default"])
 class BudgetSettings:
     """How an account's shared call budget behaves.
 
-    :param store: ``"auto"`` (the default: the deployment's own Redis when the CeleryExecutor's broker is
-        one, else the machine-wide file; see :mod:`.selection`), ``"local"`` (machine-wide SQLite file),
+    :param store: ``""`` (the default) or ``"auto"``: the deployment's own Redis when the CeleryExecutor's
+        broker is one, else the machine-wide file (see :mod:`.selection`); ``"local"`` (machine-wide file),
         ``"memory"`` (this process only, the behaviour before the budget was shared) or a ``redis://`` /
         ``rediss://`` / ``unix://`` URL. Its password never appears in the settings' ``repr``.
     :param directory: Where the local store's file lives (default ``$AIRFLOW_HOME/oktopost``).
@@ -78,7 +78,9 @@ class BudgetSettings:
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 #: The store names that are not URLs.
-KEYWORDS = ("auto", "local", "memory")
+KEYWORDS = ("", "auto", "local", "memory")
+#: The values that mean "find the store the deployment shares" (:mod:`.selection`).
+AUTO = ("", "auto")
 MASK = "***"
 
 
