@@ -32,15 +32,23 @@ def _option(description: str, type_: str, default: str, example: str | None) -> 
 #: ``[oktopost]`` option -> its declaration (the shape of ``provider_info.schema.json``'s ``option``).
 #: An empty default means "computed": the description says from what.
 OPTIONS: dict[str, dict[str, Any]] = {
-    "budget_store": _option(
-        "Where every process keeps the Oktopost accounts' shared call budget: ``local`` (a SQLite file "
-        "shared by every process of the machine), a ``redis://``, ``rediss://`` or ``unix://`` URL "
-        "(shared by every machine of the deployment), or ``memory`` (each process alone). A connection's "
-        "``budget_store`` extra takes precedence.",
-        "string",
-        "local",
-        "redis://redis.internal:6379/3",
-    ),
+    "budget_store": {
+        **_option(
+            "Where every process keeps the Oktopost accounts' shared call budget. Empty (default) or "
+            "``auto``: the CeleryExecutor's Redis broker when ``[celery] broker_url`` is a ``redis://`` "
+            "URL (under keys of its own, ``oktopost:*``), else ``local``; with executors whose tasks run "
+            "on other machines or pods and no Redis (KubernetesExecutor), each process paces itself "
+            "conservatively and says so. ``local``: a SQLite file shared by every process of the machine. "
+            "A ``redis://``, ``rediss://`` or ``unix://`` URL: shared by every machine of the deployment "
+            "(not Redis Cluster). ``memory``: each process alone. A connection's ``budget_store`` extra "
+            "takes precedence. Sensitive: Airflow hides and masks its value (so a value such as ``local`` "
+            "shows as ``***`` in Airflow's logs).",
+            "string",
+            "",
+            "redis://redis.internal:6379/3",
+        ),
+        "sensitive": True,
+    },
     "budget_dir": _option(
         "Directory of the local budget store; on a local disk, writable by every Airflow process of the "
         "machine. Empty: ``$AIRFLOW_HOME/oktopost``.",

@@ -282,8 +282,9 @@ def find_integrations(
         if isinstance(cached, dict):
             found = [_from_listing(i, type, entry) for i, entry in cached.items()]
             return [item for item in found if item.cname_id == cname_id]
+    began = yield ctx.budget.listing_began_step()  # the listing is dated by when its read began
     listed = [item for item in (yield from list_all(ctx, type)) if item.type == type]
-    yield ctx.budget.put_listing_step(type, {item.id: _listing_entry(item) for item in listed})
+    yield ctx.budget.put_listing_step(type, {item.id: _listing_entry(item) for item in listed}, began)
     return [item for item in listed if item.cname_id == cname_id]
 
 

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+import time
+from pathlib import Path
 
 #: The sandbox's "minute" in these tests, and the budget's.
 WINDOW = 2.5
@@ -17,3 +21,53 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def start_redis(directory: Path, *extra: str, attempts: int = 3) -> tuple[subprocess.Popen[bytes], int]:
+    """A real ``redis-server`` on a free port of 127.0.0.1 (``extra``: more options); (process, port).
+
+    A port found free can be taken (as another connection's source port, say) before the server binds
+    it: the server then exits, and it is started again on another port.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(
+            "redis-server is not installed: run scripts/test.sh (ensure_redis in scripts/env.sh)"
+        )
+    for _ in range(attempts):
+        port = free_port()
+        options = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""]
+        options += ["--appendonly", "no", "--protected-mode", "yes", *extra]
+        process = subprocess.Popen([binary, *options], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        if _answers(process, port):
+            return process, port
+        process.kill()
+        process.wait()
+    raise RuntimeError("redis-server did not start")
+
+
+def _answers(process: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether our server (not another process that took the port) answers PING within 10 s."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                reply = sock.recv(16)  # +PONG, or -NOAUTH when the server requires a password
+            if reply.startswith((b"+PONG", b"-NOAUTH")) and process.poll() is None:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def busiest_window(times: list[float], window: float = WINDOW) -> int:
+    """The most of ``times`` in any ``window``-second span."""
+    times = sorted(times)
+    return max((sum(1 for t in times if start <= t < start + window) for start in times), default=0)

@@ -8,63 +8,40 @@ several "minutes" in seconds; nothing else about the limits changes.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from budget_support import SANDBOX_LIMIT, WINDOW, free_port
+from budget_support import SANDBOX_LIMIT, WINDOW, start_redis, stop
 
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A redis-server on a free port of 127.0.0.1, in a temporary directory, for this session.
 
     ``scripts/test.sh`` installs Debian's ``redis-server`` when it is missing (``ensure_redis``).
     """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed: run scripts/test.sh (ensure_redis in scripts/env.sh)")
     directory: Path = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(directory),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
+        process, port = start_redis(directory)
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """The session's redis-server, emptied of the provider's keys for this test (a server the tests made:
+    nothing else ever empties a Redis, see ``throttle.reset_registry``)."""
+    from airflow_provider_oktopost.core.budget.redis_server import RedisStore
+
+    RedisStore(redis_server_url).clear()
+    return redis_server_url
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from budget_support import BUDGET_LIMIT, SANDBOX_LIMIT, WINDOW, free_port
+from budget_support import BUDGET_LIMIT, SANDBOX_LIMIT, WINDOW, busiest_window, free_port
 from budget_workers import call_me
 
 from airflow_provider_oktopost.core import throttle
@@ -41,29 +41,39 @@ def _connection(sandbox: OktopostSandbox, store: str, directory: Path, **extra: 
     return json.dumps(conn)
 
 
-def _run(conn_json: str, processes: int, calls: int) -> list[str]:
-    """Start ``processes`` real processes together; every call's outcome, in no particular order."""
+def _run(
+    conn_json: str, processes: int, calls: int, skews: tuple[float, ...] = ()
+) -> tuple[list[str], float]:
+    """Start ``processes`` real processes together: every call's outcome (in no particular order), and the
+    seconds from the moment they started together to the last call's return."""
     spawn = multiprocessing.get_context("spawn")
     out = spawn.Queue()
     start_at = time.time() + 6.0  # after every interpreter has imported the provider
     workers = [
-        spawn.Process(target=call_me, args=(conn_json, calls, start_at, out)) for _ in range(processes)
+        spawn.Process(target=call_me, args=(conn_json, calls, start_at, out, skew))
+        for skew in (skews or (0.0,) * processes)
     ]
     for worker in workers:
         worker.start()
     outcomes: list[str] = []
+    ended = start_at
     for _ in workers:
-        outcomes += out.get(timeout=120)[1]
+        _pid, theirs, their_end = out.get(timeout=120)
+        outcomes += theirs
+        ended = max(ended, their_end)
     for worker in workers:
         worker.join(timeout=30)
         assert worker.exitcode == 0
-    return outcomes
+    return outcomes, ended - start_at
 
 
-def _busiest_window(sandbox: OktopostSandbox) -> int:
-    """The most calls the sandbox admitted in any ``WINDOW``-second span."""
-    times = sorted(r.time for r in sandbox.requests if r.status == 200)
-    return max((sum(1 for t in times if start <= t < start + WINDOW) for start in times), default=0)
+#: How late a call may arrive at the sandbox after the time its budget slot gave it (sleep overshoot and
+#: the request itself, on a busy machine).
+LATENESS = 1.0
+
+
+def _arrivals(sandbox: OktopostSandbox) -> list[float]:
+    return [r.time for r in sandbox.requests if r.status == 200]
 
 
 @pytest.mark.parametrize("store", ["local", "redis"])
@@ -71,22 +81,25 @@ def test_processes_sharing_the_store_never_trip_the_limit(
     fast_sandbox: OktopostSandbox, store: str, redis_url: str, tmp_path: Path
 ) -> None:
     conn = _connection(fast_sandbox, redis_url if store == "redis" else "local", tmp_path)
-    started = time.monotonic()
-    outcomes = _run(conn, PROCESSES, CALLS)
-    elapsed = time.monotonic() - started
+    outcomes, elapsed = _run(conn, PROCESSES, CALLS)
     assert outcomes == ["ok"] * (PROCESSES * CALLS), outcomes
     assert fast_sandbox.rate_limited_count == 0
     # The budget fixes when calls are *sent*; the sandbox counts when they *arrive*. On a busy machine a
     # call can arrive a few hundred milliseconds late, which in a 2.5-second "minute" moves it into the
     # next window; the margin (8 of 12) absorbs that, and the sandbox never saw more than 12.
-    assert _busiest_window(fast_sandbox) <= SANDBOX_LIMIT
-    # They did wait for each other: 32 calls at 8 per window take more than two windows.
-    assert elapsed > 2 * WINDOW
+    assert busiest_window(_arrivals(fast_sandbox)) <= SANDBOX_LIMIT
+    # The budget's own count: two slots BUDGET_LIMIT apart are a full WINDOW apart, so however late each
+    # call arrives (up to LATENESS), no span of WINDOW - LATENESS holds more than BUDGET_LIMIT arrivals.
+    # (Four processes each with a budget of their own would put all 32 in the first instant.)
+    assert busiest_window(_arrivals(fast_sandbox), WINDOW - LATENESS) <= BUDGET_LIMIT
+    # They waited for each other, from the moment they started together: 32 calls at 8 per window are
+    # four windows' worth, the last batch no earlier than three windows after the start.
+    assert elapsed >= (PROCESSES * CALLS / BUDGET_LIMIT - 1) * WINDOW * 0.95, elapsed
 
 
 def test_the_per_process_budget_trips_the_limit(fast_sandbox: OktopostSandbox, tmp_path: Path) -> None:
     """The control: the same processes, each with its own budget (the 0.1 behaviour), get 429s."""
-    outcomes = _run(_connection(fast_sandbox, "memory", tmp_path), PROCESSES, CALLS)
+    outcomes, _elapsed = _run(_connection(fast_sandbox, "memory", tmp_path), PROCESSES, CALLS)
     assert fast_sandbox.rate_limited_count > 0
     assert any("OktopostRateLimitError" in outcome for outcome in outcomes)
     assert PROCESSES * CALLS > SANDBOX_LIMIT  # the scenario asks for more than one window allows
@@ -113,7 +126,7 @@ def test_a_429_from_another_client_blocks_every_process(
     assert first.value.status == 429 and first.value.retry_after == 900
     assert fast_sandbox.rate_limited_count == tool_429s + 1
     # Every other process now holds back: nothing more reaches the sandbox.
-    outcomes = _run(conn, 3, 2)
+    outcomes, _elapsed = _run(conn, 3, 2)
     assert all("OktopostBudgetWaitError" in o and "blocked after a 429" in o for o in outcomes), outcomes
     assert fast_sandbox.rate_limited_count == tool_429s + 1
     assert fast_sandbox.count() == len(fast_sandbox.requests)  # sanity: the log holds every request
@@ -140,6 +153,42 @@ def test_an_unreachable_store_warns_and_falls_back(
             assert hook.get_me().account_id == fast_sandbox.account_id
     warnings = [r.getMessage() for r in caplog.records if "cannot be reached" in r.getMessage()]
     assert len(warnings) == 1, warnings  # loud, but once, not on every call
-    assert "does NOT protect the account" in warnings[0]
-    assert not hook._context.budget.shared
+    if unreachable == "redis":  # one step down: this machine's processes still share the file
+        assert "now uses the machine-wide store" in warnings[0] and str(directory) in warnings[0]
+        assert hook._context.budget.shared
+    else:  # nothing shared is left: a conservative pace
+        assert "does NOT protect the account" in warnings[0] and "paces itself at" in warnings[0]
+        assert not hook._context.budget.shared
     assert hook._context.budget.last_grant is not None and not hook._context.budget.last_grant.shared
+
+
+def test_skewed_clocks_agree_via_the_redis_servers_time(
+    fast_sandbox: OktopostSandbox, redis_url: str, tmp_path: Path
+) -> None:
+    """Two "machines" whose clocks are 20 s apart share one Redis: every window is counted on the server's
+    clock (``TIME`` inside the scripts), so together they stay inside the budget."""
+    conn = _connection(fast_sandbox, redis_url, tmp_path)
+    outcomes, _elapsed = _run(conn, 2, BUDGET_LIMIT, skews=(0.0, 20.0))
+    assert outcomes == ["ok"] * (2 * BUDGET_LIMIT), outcomes
+    assert fast_sandbox.rate_limited_count == 0
+    assert busiest_window(_arrivals(fast_sandbox), WINDOW - LATENESS) <= BUDGET_LIMIT
+
+
+@pytest.mark.parametrize("store", ["redis", "local"])
+def test_a_block_lasts_as_long_for_every_clock_on_redis(
+    store: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine whose clock is 20 s ahead records a 30 s block; a machine on the right time sees 30 s
+    left on Redis (the server's clock decides). The control: a store that dates the block by the writer's
+    clock (the machine-wide file) shows the skew, 50 s."""
+    from airflow_provider_oktopost.core import clock
+    from airflow_provider_oktopost.core.budget.local_disk import LocalDiskStore
+    from airflow_provider_oktopost.core.budget.redis_server import RedisStore
+
+    shared = RedisStore(redis_url) if store == "redis" else LocalDiskStore(tmp_path)
+    true_wall = clock.wall
+    monkeypatch.setattr(clock, "wall", lambda: true_wall() + 20.0)
+    shared.block("skewed", 30.0)
+    monkeypatch.setattr(clock, "wall", true_wall)
+    seen = shared.reserve("skewed", limit=50, window=60, day_limit=100, max_wait=-1).blocked_for
+    assert seen == pytest.approx(30.0 if store == "redis" else 50.0, abs=3.0)

@@ -73,6 +73,8 @@ class Deployment(ProcessSet):
         self._jwt_secret = secrets.token_urlsafe(32)
         self._worker_log_port = free_port()
         self._trigger_log_port = free_port()
+        #: Settings added to every Airflow component started from now on (a control run's, say).
+        self.overrides: dict[str, str] = {}
 
     # -- environment --
 
@@ -104,6 +106,7 @@ class Deployment(ProcessSet):
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
             "AIRFLOW_CONN_OKTOPOST_DEFAULT": self.connection_json,
+            **self.overrides,
         }
 
     @property
@@ -173,12 +176,20 @@ class Deployment(ProcessSet):
     def start(self) -> None:
         """Sandbox, ``db migrate``, the pool, the four components; returns once all are healthy."""
         self.start_sandbox()
+        self.start_services()
         self.run_cli("db-migrate", "db", "migrate")
         self.run_cli("pools-set", "pools", "set", POOL, "4", "Oktopost API calls")
         for name in AIRFLOW_COMPONENTS:
             self.start_component(name)
+        self.start_workers()
         self.wait_healthy()
         self.wait_for_dags()
+
+    def start_services(self) -> None:
+        """What the deployment needs before Airflow starts (nothing here; a broker for Celery)."""
+
+    def start_workers(self) -> None:
+        """Workers beside the four components (none here: the LocalExecutor runs tasks itself)."""
 
     def health(self) -> dict[str, Any]:
         response = requests.get(f"{self.url}/api/v2/monitor/health", timeout=5)
@@ -228,6 +239,14 @@ class Deployment(ProcessSet):
         assert not survivors, f"triggerer processes survived: {describe(survivors)}"
         self.retired.append(old)
         return old, self.start_component("triggerer")
+
+    def restart_component(self, name: str) -> Component:
+        """Stop a component's process group and start it again with the present :meth:`airflow_env`."""
+        old = self.components[name]
+        if old.stop():
+            raise DeploymentError(f"{name} needed SIGKILL\n{tail(old.log_path)}")
+        self.retired.append(old)
+        return self.start_component(name)
 
     # -- looking inside --
 

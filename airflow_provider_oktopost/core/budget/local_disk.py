@@ -5,8 +5,10 @@ state is read, so two processes can never both take the last slot of a minute). 
 machine's clock, which all its processes share. The file holds call times, blocks, day counts and short
 lived listings (integration and CNAME Ids), never a key or a secret.
 
-The file must be on a local disk: SQLite's locking is not reliable on network file systems. Across
-machines, use the Redis store (:mod:`.redis_server`).
+The file must be on a local disk: SQLite's locking is not reliable on network file systems, so a file on
+one (NFS, SMB, sshfs...) is refused with a warning naming the path and the fix, as a read-only or corrupted
+file is (the budget then steps down, see :mod:`airflow_provider_oktopost.core.throttle`). Across machines,
+use the Redis store (:mod:`.redis_server`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import threading
 from pathlib import Path
 
 from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.budget.rules import Grant, day_of, plan
+from airflow_provider_oktopost.core.budget.rules import ADDITIONS_KEPT, Grant, day_of, merged_listing, plan
 from airflow_provider_oktopost.core.budget.snapshot import AccountState, checked_notes
 
 FILE_NAME = "budget.sqlite3"
@@ -33,6 +35,9 @@ CREATE TABLE IF NOT EXISTS days (key TEXT NOT NULL, day INTEGER NOT NULL, used I
                                  PRIMARY KEY (key, day));
 CREATE TABLE IF NOT EXISTS listings (key TEXT PRIMARY KEY, taken REAL NOT NULL, items TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS slot_counts (key TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS listing_additions (key TEXT NOT NULL, id TEXT NOT NULL, at REAL NOT NULL,
+                                              entry TEXT NOT NULL, PRIMARY KEY (key, id));
+CREATE TABLE IF NOT EXISTS listing_forgets (prefix TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE TRIGGER IF NOT EXISTS slot_added AFTER INSERT ON slots BEGIN
     INSERT INTO slot_counts (key, n) VALUES (new.key, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1;
 END;
@@ -58,6 +63,36 @@ SELECT CASE WHEN (SELECT n FROM slot_counts WHERE key = ?1) >= ?2 + 1
 """
 
 
+#: File systems whose locks SQLite cannot rely on (``/proc/self/mounts`` names).
+NETWORK_FILE_SYSTEMS = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "lustre"}
+)
+
+
+def file_system_of(path: Path, mounts: str | None = None) -> str:
+    """The type of the file system holding ``path`` (from ``/proc/self/mounts``; ``""`` when unknown)."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/self/mounts").read_text()
+        except OSError:
+            return ""
+    best, kind = "", ""
+    target = str(path.resolve())
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+class NetworkFileSystemError(OSError):
+    """The local store's directory is on a network file system, where SQLite's locks do not hold."""
+
+
 class LocalDiskStore:
     """Budget state in ``<directory>/budget.sqlite3``, shared by every process that opens the same file.
 
@@ -77,9 +112,23 @@ class LocalDiskStore:
     def __repr__(self) -> str:
         return f"LocalDiskStore({str(self.path)!r})"
 
+    def fix(self) -> str:
+        """What the user does when the file cannot be used."""
+        return (
+            f"make {str(self.path.parent)!r} a directory on a local disk (not NFS) that every Airflow "
+            f"process of the machine can write, or delete {str(self.path)!r} if it is corrupted (it "
+            "holds only the recent calls), or point [oktopost] budget_dir elsewhere; across machines "
+            "set [oktopost] budget_store to a redis:// URL"
+        )
+
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            kind = file_system_of(self.path.parent)
+            if kind in NETWORK_FILE_SYSTEMS:
+                raise NetworkFileSystemError(
+                    f"{str(self.path.parent)!r} is on a {kind} file system, where SQLite's locks do not hold"
+                )
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
             )
@@ -154,18 +203,48 @@ class LocalDiskStore:
         items = json.loads(row[1])
         return {str(k): str(v) for k, v in items.items()} if isinstance(items, dict) else None
 
-    def put_listing(self, key: str, items: dict[str, str]) -> None:
-        """Replace the shared listing, dated now."""
+    def now(self) -> float:
+        """This machine's clock."""
+        return clock.wall()
+
+    def put_listing(self, key: str, items: dict[str, str], began: float) -> None:
+        """Share a listing whose read began at ``began`` (see :func:`.rules.merged_listing`)."""
         with self._write() as db:
-            db.execute(
-                "INSERT INTO listings (key, taken, items) VALUES (?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET taken = excluded.taken, items = excluded.items",
-                (key, clock.wall(), json.dumps(items)),
+            row = db.execute("SELECT taken FROM listings WHERE key = ?", (key,)).fetchone()
+            forgotten = db.execute(
+                "SELECT max(at) FROM listing_forgets WHERE substr(?1, 1, length(prefix)) = prefix", (key,)
+            ).fetchone()[0]
+            additions = {
+                str(i): (float(at), str(entry))
+                for i, at, entry in db.execute(
+                    "SELECT id, at, entry FROM listing_additions WHERE key = ? AND at >= ?",
+                    (key, clock.wall() - ADDITIONS_KEPT),
+                )
+            }
+            merged = merged_listing(
+                items,
+                began,
+                taken=None if row is None else float(row[0]),
+                forgotten=0.0 if forgotten is None else float(forgotten),
+                additions=additions,
             )
+            if merged is not None:
+                db.execute(
+                    "INSERT INTO listings (key, taken, items) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET taken = excluded.taken, items = excluded.items",
+                    (key, began, json.dumps(merged)),
+                )
 
     def add_to_listing(self, key: str, integration_id: str, cname_id: str) -> None:
-        """Add an integration this provider just created to the listing, if there is one."""
+        """Add an integration just created to the listing, and keep it for the reads running now."""
         with self._write() as db:
+            now = clock.wall()
+            db.execute(
+                "INSERT INTO listing_additions (key, id, at, entry) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (key, id) DO UPDATE SET at = excluded.at, entry = excluded.entry",
+                (key, integration_id, now, cname_id),
+            )
+            db.execute("DELETE FROM listing_additions WHERE at < ?", (now - ADDITIONS_KEPT,))
             row = db.execute("SELECT items FROM listings WHERE key = ?", (key,)).fetchone()
             if row is None:
                 return
@@ -177,11 +256,25 @@ class LocalDiskStore:
         """Drop every shared listing whose key starts with ``prefix`` (after a delete or a move)."""
         with self._write() as db:
             db.execute("DELETE FROM listings WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+            db.execute("DELETE FROM listing_additions WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+            db.execute(
+                "INSERT INTO listing_forgets (prefix, at) VALUES (?, ?) "
+                "ON CONFLICT (prefix) DO UPDATE SET at = excluded.at",
+                (prefix, clock.wall()),
+            )
 
     def clear(self) -> None:
         """Forget every account (tests)."""
         with self._write() as db:
-            for table in ("slots", "blocks", "days", "listings", "slot_counts"):
+            for table in (
+                "slots",
+                "blocks",
+                "days",
+                "listings",
+                "slot_counts",
+                "listing_additions",
+                "listing_forgets",
+            ):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     # -- what operators see (the Oktopost page, metrics): see budget.snapshot --------------------------

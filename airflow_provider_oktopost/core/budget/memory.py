@@ -12,7 +12,14 @@ from bisect import insort
 from dataclasses import dataclass, field
 
 from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.budget.rules import Grant, day_of, limiting_slot, plan
+from airflow_provider_oktopost.core.budget.rules import (
+    ADDITIONS_KEPT,
+    Grant,
+    day_of,
+    limiting_slot,
+    merged_listing,
+    plan,
+)
 from airflow_provider_oktopost.core.budget.snapshot import AccountState, checked_notes
 
 
@@ -22,6 +29,7 @@ class _Account:
     blocked_until: float = 0.0
     days: dict[int, int] = field(default_factory=dict)
     listings: dict[str, tuple[float, dict[str, str]]] = field(default_factory=dict)
+    additions: dict[str, tuple[float, str]] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -33,6 +41,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._accounts: dict[str, _Account] = {}
+        self._forgotten: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def _account(self, key: str) -> _Account:
@@ -76,28 +85,52 @@ class MemoryStore:
                 return None
             return dict(found[1])
 
-    def put_listing(self, key: str, items: dict[str, str]) -> None:
-        """Replace the shared listing, dated now."""
+    def now(self) -> float:
+        """This process's clock."""
+        return clock.wall()
+
+    def put_listing(self, key: str, items: dict[str, str], began: float) -> None:
+        """Share a listing whose read began at ``began`` (see :func:`.rules.merged_listing`)."""
         with self._lock:
-            self._account(key).listings["listing"] = (clock.wall(), dict(items))
+            account = self._account(key)
+            found = account.listings.get("listing")
+            forgotten = max((at for p, at in self._forgotten.items() if key.startswith(p)), default=0.0)
+            merged = merged_listing(
+                items,
+                began,
+                taken=None if found is None else found[0],
+                forgotten=forgotten,
+                additions=account.additions,
+            )
+            if merged is not None:
+                account.listings["listing"] = (began, merged)
 
     def add_to_listing(self, key: str, integration_id: str, cname_id: str) -> None:
-        """Add an integration this provider just created to the listing, if there is one."""
+        """Add an integration just created to the listing, and keep it for the reads running now."""
         with self._lock:
-            found = self._account(key).listings.get("listing")
+            now = clock.wall()
+            account = self._account(key)
+            found = account.listings.get("listing")
             if found is not None:
                 found[1][integration_id] = cname_id
+            account.additions = {
+                i: added for i, added in account.additions.items() if added[0] > now - ADDITIONS_KEPT
+            }
+            account.additions[integration_id] = (now, cname_id)
 
     def forget_listings(self, prefix: str) -> None:
         """Drop every shared listing whose key starts with ``prefix`` (after a delete or a move)."""
         with self._lock:
+            self._forgotten[prefix] = clock.wall()
             for name in [k for k in self._accounts if k.startswith(prefix)]:
                 self._accounts[name].listings.clear()
+                self._accounts[name].additions.clear()
 
     def clear(self) -> None:
         """Forget every account (tests)."""
         with self._lock:
             self._accounts.clear()
+            self._forgotten.clear()
 
     # -- what operators see (the Oktopost page, metrics): see budget.snapshot --------------------------
 

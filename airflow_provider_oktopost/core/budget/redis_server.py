@@ -2,9 +2,15 @@
 
 Each reservation is one Lua script, so it is atomic on the server, and it reads the time from the server
 (``TIME``), so machines whose clocks differ still agree on every window, block and UTC day. The script is
-:func:`.rules.plan` written in Lua; keep the two in step. Keys (one hash tag per account, so a cluster
-keeps an account's keys together): ``oktopost:{<account>}:slots`` (sorted set of send times),
-``...:blocked`` (end of a block), ``...:days`` (hash: UTC day -> calls), ``...:listing:<type>``.
+:func:`.rules.plan` written in Lua; keep the two in step. Keys (one hash tag per account):
+``oktopost:{<account>}:slots`` (sorted set of send times), ``...:blocked`` (end of a block), ``...:days``
+(hash: UTC day -> calls), ``...:listings`` (hash: the shared listings, see :func:`.rules.merged_listing`).
+Every key starts with ``oktopost:``, so the store can share the CeleryExecutor's broker without touching a
+key of Celery's. No path a task takes scans the keyspace: an account's listings are one key.
+
+Redis Cluster is refused at the first connection with a clear error (:class:`RedisClusterRefusedError`):
+the budget needs one server's ``TIME`` and atomic scripts, so use a standalone server (or Sentinel-managed
+primary) for it. The URL's password never appears in the store's ``repr`` or in its errors.
 
 Needs the optional ``redis`` package (``pip install 'airflow-provider-oktopost[redis]'``).
 """
@@ -16,8 +22,10 @@ import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_oktopost.core.budget.rules import DAY, Grant
+from airflow_provider_oktopost.core.budget.rules import ADDITIONS_KEPT, DAY, Grant
+from airflow_provider_oktopost.core.budget.settings import redact, scrub
 from airflow_provider_oktopost.core.budget.snapshot import INDEX_NAME, AccountState, checked_notes
+from airflow_provider_oktopost.exceptions import OktopostConfigError
 
 if TYPE_CHECKING:
     import redis
@@ -69,6 +77,64 @@ end
 return 1
 """
 
+#: Share a listing (KEYS[1] the account's listings hash; ARGV: type, began, items JSON, seconds kept).
+#: :func:`.rules.merged_listing` in Lua.
+_PUT_LISTING = """
+local found = redis.call('HGET', KEYS[1], ARGV[1])
+local began = tonumber(ARGV[2])
+if found and tonumber(cjson.decode(found)['taken']) > began then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'forgotten') or '0') >= began then return 0 end
+local items = cjson.decode(ARGV[3])
+local added = redis.call('HGET', KEYS[1], 'added:' .. ARGV[1])
+if added then
+  for id, pair in pairs(cjson.decode(added)) do items[id] = pair[2] end
+end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({taken = ARGV[2], items = items}))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+return 1
+"""
+
+#: Add one connect (KEYS[1] the listings hash; ARGV: type, integration Id, entry, seconds additions kept).
+_ADD_TO_LISTING = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local field = 'added:' .. ARGV[1]
+local added = {}
+local raw = redis.call('HGET', KEYS[1], field)
+if raw then
+  for id, pair in pairs(cjson.decode(raw)) do
+    if tonumber(pair[1]) > now - tonumber(ARGV[4]) then added[id] = pair end
+  end
+end
+added[ARGV[2]] = {string.format('%.6f', now), ARGV[3]}
+redis.call('HSET', KEYS[1], field, cjson.encode(added))
+local found = redis.call('HGET', KEYS[1], ARGV[1])
+if found then
+  local listing = cjson.decode(found)
+  listing['items'][ARGV[2]] = ARGV[3]
+  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(listing))
+end
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], 86400) end
+return 1
+"""
+
+#: Drop an account's listings (KEYS[1] its listings hash), and date the drop for reads still running.
+_FORGET_LISTINGS = """
+local t = redis.call('TIME')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'forgotten', string.format('%.6f', tonumber(t[1]) + tonumber(t[2]) / 1000000))
+redis.call('EXPIRE', KEYS[1], 86400)
+return 1
+"""
+
+
+class RedisUnreachableError(ConnectionError):
+    """The first connection to the server failed (the message has any password masked)."""
+
+
+class RedisClusterRefusedError(OktopostConfigError):
+    """``budget_store`` names a Redis Cluster, which the budget does not support."""
+
 
 class RedisStore:
     """Budget state on a Redis-compatible server at ``url`` (``redis://host:port/db``, ``rediss://``...)."""
@@ -84,22 +150,44 @@ class RedisStore:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        from urllib.parse import urlsplit
+        return f"RedisStore({redact(self.url)!r})"  # never show a password that may be in the URL
 
-        parts = urlsplit(self.url)  # never show a password that may be in the URL
-        return f"RedisStore('{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}')"
+    def fix(self) -> str:
+        """What the user does when the server cannot be reached."""
+        return (
+            f"check that the Redis server {redact(self.url)} is up and reachable from every Airflow "
+            "component, or set [oktopost] budget_store"
+        )
 
     def _redis(self) -> redis.Redis:
         with self._lock:
             if self._client is None:
-                import redis as redis_lib
+                try:
+                    import redis as redis_lib
 
-                self._client = redis_lib.Redis.from_url(
-                    self.url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT
-                )
+                    client = redis_lib.Redis.from_url(
+                        self.url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT
+                    )
+                    info: dict[str, Any] = client.info("cluster")  # type: ignore[assignment]
+                    cluster = info.get("cluster_enabled")
+                except Exception as error:  # the URL may be in the message: never let it out as it is
+                    raise RedisUnreachableError(
+                        f"{type(error).__name__}: {scrub(str(error), self.url)}"
+                    ) from None
+                if cluster:
+                    client.close()
+                    raise RedisClusterRefusedError(
+                        f"budget_store {redact(self.url)} is a Redis Cluster node; the Oktopost budget "
+                        "needs a standalone Redis (one server's clock and atomic scripts): point "
+                        "[oktopost] budget_store at one"
+                    )
+                self._client = client
                 self._scripts = {
-                    "reserve": self._client.register_script(_RESERVE),
-                    "block": self._client.register_script(_BLOCK),
+                    "reserve": client.register_script(_RESERVE),
+                    "block": client.register_script(_BLOCK),
+                    "put_listing": client.register_script(_PUT_LISTING),
+                    "add_to_listing": client.register_script(_ADD_TO_LISTING),
+                    "forget_listings": client.register_script(_FORGET_LISTINGS),
                 }
             return self._client
 
@@ -123,59 +211,59 @@ class RedisStore:
         self._redis()
         self._scripts["block"](keys=[self._keys(key)[1]], args=[repr(float(seconds))])
 
-    def _listing_key(self, key: str) -> str:
-        return f"oktopost:{{{key.split(':', 1)[0]}}}:listing:{key}"
+    @staticmethod
+    def _listing_key(key: str) -> tuple[str, str]:
+        """``(hash, field)`` of a listing key ``<account>:<type>``: one hash per account, a field per type."""
+        account, _, type_ = key.partition(":")
+        return f"oktopost:{{{account}}}:listings", type_
 
     def get_listing(self, key: str, max_age: float) -> dict[str, str] | None:
-        """A shared listing no older than ``max_age`` seconds (it expires on the server), or None."""
-        raw = self._redis().get(self._listing_key(key))
+        """A shared listing no older than ``max_age`` seconds (server time), or None."""
+        name, field = self._listing_key(key)
+        raw: bytes | None = self._redis().hget(name, field)  # type: ignore[assignment]
         if raw is None:
             return None
         taken_and_items = json.loads(raw)
-        age = float(self._server_time()) - float(taken_and_items["taken"])
+        age = self.now() - float(taken_and_items["taken"])
         if age > max_age:
             return None
         items = taken_and_items["items"]
-        return {str(k): str(v) for k, v in items.items()}
+        return {str(k): str(v) for k, v in items.items()} if isinstance(items, dict) else {}
 
-    def _server_time(self) -> float:
-        seconds, micros = self._redis().time()
+    def now(self) -> float:
+        """The server's clock: every machine dates listings the same way."""
+        answer: tuple[int, int] = self._redis().time()  # type: ignore[assignment]
+        seconds, micros = answer
         return float(seconds) + float(micros) / 1e6
 
-    def put_listing(self, key: str, items: dict[str, str]) -> None:
-        """Replace the shared listing, dated by the server's clock; it expires after a day at most."""
-        payload = json.dumps({"taken": self._server_time(), "items": items})
-        self._redis().set(self._listing_key(key), payload, ex=int(DAY))
+    def put_listing(self, key: str, items: dict[str, str], began: float) -> None:
+        """Share a listing whose read began at ``began`` (server time); the account's listings last a day."""
+        self._redis()
+        name, field = self._listing_key(key)
+        self._scripts["put_listing"](
+            keys=[name], args=[field, repr(float(began)), json.dumps(items), int(DAY)]
+        )
 
     def add_to_listing(self, key: str, integration_id: str, cname_id: str) -> None:
-        """Add an integration this provider just created to the listing, if there is one (optimistic)."""
-        client = self._redis()
-        name = self._listing_key(key)
-        with client.pipeline() as pipe:
-            for _ in range(5):
-                try:
-                    pipe.watch(name)  # type: ignore[no-untyped-call]
-                    raw = pipe.get(name)
-                    if raw is None:
-                        return
-                    data = json.loads(raw)
-                    data["items"][integration_id] = cname_id
-                    pipe.multi()
-                    pipe.set(name, json.dumps(data), keepttl=True)
-                    pipe.execute()
-                    return
-                except Exception as error:  # WatchError: someone else wrote it; read again
-                    if type(error).__name__ != "WatchError":
-                        raise
+        """Add an integration just created to the listing, and keep it for the reads running now."""
+        self._redis()
+        name, field = self._listing_key(key)
+        self._scripts["add_to_listing"](
+            keys=[name], args=[field, integration_id, cname_id, repr(ADDITIONS_KEPT)]
+        )
 
     def forget_listings(self, prefix: str) -> None:
-        """Drop every shared listing whose key starts with ``prefix`` (after a delete or a move)."""
-        client = self._redis()
-        for name in client.scan_iter(match=f"oktopost:{{{prefix.split(':', 1)[0]}}}:listing:*"):
-            client.delete(name)
+        """Drop the account's shared listings (after a delete or a move): one key, no keyspace scan."""
+        self._redis()
+        name, _field = self._listing_key(prefix)
+        self._scripts["forget_listings"](keys=[name], args=[])
 
     def clear(self) -> None:
-        """Forget every account (tests): deletes this provider's keys only."""
+        """Forget every account: deletes this provider's keys only (tests, on a server they started).
+
+        Never called by :func:`~airflow_provider_oktopost.core.throttle.reset_registry` or the pytest
+        plugin: the only path that scans the keyspace.
+        """
         client = self._redis()
         for name in client.scan_iter(match="oktopost:*"):
             client.delete(name)
@@ -195,7 +283,7 @@ class RedisStore:
         client = self._redis()
         members: Any = client.smembers(INDEX_NAME)
         known = sorted(_text(k) for k in members)
-        now = self._server_time()
+        now = self.now()
         states = []
         for key in known if keys is None else [k for k in keys if k in known]:
             slots, blocked, days = self._keys(key)

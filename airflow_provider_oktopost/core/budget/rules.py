@@ -7,6 +7,9 @@ sliding minute, so the log is what keeps every process of a deployment under it.
 slot: the account's *block* (a 429 seen by anyone: nobody sends before it ends) and the *day* (calls
 counted per UTC day; once ``day_limit`` is used, the next slot is after midnight UTC).
 
+Shared listings follow one rule too (:func:`merged_listing`): a listing is dated by when its read *began*,
+and what a connect added while it was read is kept in it.
+
 The Redis store runs the same rules in Lua (:mod:`.redis_server`); keep both in step.
 """
 
@@ -71,3 +74,34 @@ def plan(
 def limiting_slot(slots: Sequence[float], limit: int) -> float | None:
     """The ``limit``-th most recent of ``slots`` (ascending), or None when there are fewer than ``limit``."""
     return slots[len(slots) - limit] if len(slots) >= limit else None
+
+
+#: How long a store remembers an integration added to a listing (for reads still running when it was added).
+ADDITIONS_KEPT = 3600.0
+
+
+def merged_listing(
+    items: dict[str, str],
+    began: float,
+    *,
+    taken: float | None,
+    forgotten: float,
+    additions: dict[str, tuple[float, str]],
+) -> dict[str, str] | None:
+    """The listing to share after a read that began at ``began``, or None to keep what the store has.
+
+    :param taken: When the read of the listing the store holds began (None: it holds none).
+    :param forgotten: When the account's listings were last dropped (a delete or a CNAME change).
+    :param additions: Integration Id -> (when it was added, its entry): the connects of the last
+        :data:`ADDITIONS_KEPT` seconds (a delete or a CNAME change drops them with the listings).
+
+    A read that began before the listing already shared, or before a delete that the read may not have
+    seen, is not shared (it would be older news). Every connect added lately is kept, whenever it finished:
+    the read may have passed its page before the connect committed, and a listing may not show an
+    integration created a moment before the read began.
+    """
+    if (taken is not None and taken > began) or forgotten >= began:
+        return None
+    merged = dict(items)
+    merged.update({id_: entry for id_, (_at, entry) in additions.items()})
+    return merged

@@ -7,8 +7,9 @@ options a connection does not set, so a plain script using the hook works withou
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from airflow_provider_oktopost.config_options import OPTIONS as DECLARED
 from airflow_provider_oktopost.config_options import SECTION
@@ -30,8 +31,10 @@ LISTING_TTL = float(DECLARED["listing_ttl"]["default"])
 class BudgetSettings:
     """How an account's shared call budget behaves.
 
-    :param store: ``"local"`` (machine-wide SQLite file, the default), ``"memory"`` (this process only, the
-        behaviour before the budget was shared) or a ``redis://`` / ``rediss://`` / ``unix://`` URL.
+    :param store: ``""`` (the default) or ``"auto"``: the deployment's own Redis when the CeleryExecutor's
+        broker is one, else the machine-wide file (see :mod:`.selection`); ``"local"`` (machine-wide file),
+        ``"memory"`` (this process only, the behaviour before the budget was shared) or a ``redis://`` /
+        ``rediss://`` / ``unix://`` URL. Its password never appears in the settings' ``repr``.
     :param directory: Where the local store's file lives (default ``$AIRFLOW_HOME/oktopost``).
     :param window: Seconds Oktopost counts ``rate_limit_per_minute`` calls over (60).
     :param daily_limit: Calls a day (20,000), counted in the store per UTC day.
@@ -49,15 +52,20 @@ class BudgetSettings:
     listing_ttl: float = LISTING_TTL
 
     def __post_init__(self) -> None:
-        if not (self.store in ("local", "memory") or self.store.split("://", 1)[0] in _REDIS_SCHEMES):
+        if not (self.store in KEYWORDS or self.store.split("://", 1)[0] in _REDIS_SCHEMES):
             raise ValueError(
-                "budget_store must be 'local', 'memory' or a redis://, rediss:// or unix:// URL, "
-                f"got {self.store!r}"
+                "budget_store must be 'auto', 'local', 'memory' or a redis://, rediss:// or unix:// URL, "
+                f"got {_shown(self.store)}"
             )
         if not 0 <= self.share_for_other_tools < 1:
             raise ValueError(
                 f"daily_share_for_other_tools must be in [0, 1), got {self.share_for_other_tools}"
             )
+
+    def __repr__(self) -> str:
+        shown = [f"store={redact(self.store)!r}"]
+        shown += [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.name != "store"]
+        return f"BudgetSettings({', '.join(shown)})"
 
     @property
     def local_directory(self) -> Path:
@@ -69,6 +77,64 @@ class BudgetSettings:
 
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
+#: The store names that are not URLs.
+KEYWORDS = ("", "auto", "local", "memory")
+#: The values that mean "find the store the deployment shares" (:mod:`.selection`).
+AUTO = ("", "auto")
+MASK = "***"
+
+
+def redact(url: str) -> str:
+    """``url`` with any password (``redis://user:pw@host``, ``?password=pw``) replaced by ``***``.
+
+    What every repr, log line and error message shows of a store URL; a value that is not a URL is
+    returned as it is.
+    """
+    if "://" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            userinfo, host = netloc.rsplit("@", 1)
+            user = userinfo.split(":", 1)[0]
+            netloc = f"{user}:{MASK}@{host}"
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            query = urlencode([(k, MASK if k.lower() == "password" else v) for k, v in pairs], safe="*")
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:  # not parseable: show the scheme only
+        return f"{url.split('://', 1)[0]}://{MASK}"
+
+
+def _shown(value: str) -> str:
+    """A wrong ``budget_store`` as an error message may show it: a word as it is, anything else hidden (a
+    mistyped URL may hold a password)."""
+    if "://" in value:
+        return repr(redact(value))
+    return repr(value) if value.replace("_", "").replace("-", "").isalnum() else "a value that is not a URL"
+
+
+def secrets_of(url: str) -> list[str]:
+    """The password(s) in a store URL, to scrub them from text that may quote it (an error message)."""
+    if "://" not in url:
+        return []
+    try:
+        parts = urlsplit(url)
+        found = [parts.password] if parts.password else []
+        found += [v for k, v in parse_qsl(parts.query) if k.lower() == "password" and v]
+    except ValueError:
+        return [url]
+    return [secret for secret in found if secret]
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` with every password of ``url`` replaced by ``***``."""
+    for secret in secrets_of(url):
+        text = text.replace(secret, MASK)
+    return text
+
 
 #: Connection extra -> (Airflow option, field).
 OPTIONS = {
