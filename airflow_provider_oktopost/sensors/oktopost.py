@@ -27,7 +27,7 @@ from airflow_provider_oktopost.exceptions import (
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook, check_hook_params
 from airflow_provider_oktopost.models import target_text
 from airflow_provider_oktopost.operators._base import _DEFERRAL_GRACE
-from airflow_provider_oktopost.operators.try_records import TryRecord
+from airflow_provider_oktopost.operators.try_records import TryRecord, record_for
 from airflow_provider_oktopost.validation import Check, choice, seconds_or_none, validate_arguments
 
 if TYPE_CHECKING:
@@ -59,8 +59,9 @@ class OktopostIntegrationSensor(BaseSensorOperator):
     every mode. That error, and a trigger that fails for a reason that is not the integration's (the
     connection cannot be read, the triggerer's poller stopped), fail the try so that ``retries`` apply;
     ``soft_fail`` never turns them into a skip. In ``reschedule`` mode the start of a run of failures is kept
-    in a try record (an Airflow Variable) between pokes; in the triggerer it is kept in memory, so a
-    triggerer restart starts the count again.
+    between pokes in the task instance's ``task_state_store`` (Airflow 3.3+) or a try record Variable (3.0
+    to 3.2), dropped as soon as a read works again; in the triggerer it is kept in memory, so a triggerer
+    restart starts the count again.
 
     :param integration_id: The integration to wait for (templated; ``connect.output`` works).
     :param target_status: ``valid`` (default) or ``invalid``; ``None`` for any (templated).
@@ -196,8 +197,8 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         if not self.reschedule:
             return None
         ti = context["ti"]
-        return TryRecord(
-            ti,
+        return record_for(
+            context,
             "sensor_failures",
             {"integration_id": str(self.integration_id), "try_number": str(getattr(ti, "try_number", 1))},
         )
@@ -228,7 +229,7 @@ class OktopostIntegrationSensor(BaseSensorOperator):
     def _read_worked(self, context: Context) -> None:
         record = self._failure_record(context)
         if record is not None and (self._failing_since is not None or record.read()):
-            record.write(since=None)
+            record.delete()  # the run of failures is over: nothing of it is left behind
         self._failing_since = None
 
     def _fail(self, message: str, cause: BaseException) -> NoReturn:
