@@ -28,6 +28,9 @@ from daily_workers import Answer, spend, wait
 from airflow_provider_oktopost.core.budget.rules import DAY
 from airflow_provider_oktopost.testing import OktopostSandbox
 
+#: Real processes; the logic does not depend on the Airflow minor (see the `heavy` marker).
+pytestmark = pytest.mark.heavy
+
 DAILY_LIMIT = 40
 SHARE = 0.25
 POLLING_LIMIT = 30  # DAILY_LIMIT * (1 - SHARE)

@@ -24,6 +24,9 @@ from airflow_provider_oktopost.exceptions import OktopostRateLimitError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.testing import OktopostSandbox
 
+#: Real processes; the logic does not depend on the Airflow minor (see the `heavy` marker).
+pytestmark = pytest.mark.heavy
+
 PROCESSES = 4
 CALLS = 8
 

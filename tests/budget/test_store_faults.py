@@ -25,6 +25,9 @@ from budget_workers import task_process
 from airflow_provider_oktopost.core.budget.local_disk import FILE_NAME, LocalDiskStore
 from airflow_provider_oktopost.testing import OktopostSandbox
 
+#: Real processes; the logic does not depend on the Airflow minor (see the `heavy` marker).
+pytestmark = pytest.mark.heavy
+
 #: What the session's pytest plugin sets; the processes here choose their own store.
 UNSET_PLUGIN_STORE: dict[str, str | None] = {
     "AIRFLOW__OKTOPOST__BUDGET_STORE": None,

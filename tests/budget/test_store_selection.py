@@ -18,6 +18,9 @@ from airflow_provider_oktopost.core.budget.selection import choose
 from airflow_provider_oktopost.core.budget.settings import BudgetSettings
 from airflow_provider_oktopost.testing import OktopostSandbox
 
+#: Real processes; the logic does not depend on the Airflow minor (see the `heavy` marker).
+pytestmark = pytest.mark.heavy
+
 BROKER = "redis://:pw-Broker-77@redis:6379/0"
 
 

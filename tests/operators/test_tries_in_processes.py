@@ -29,7 +29,7 @@ def _has_state_store() -> bool:
     return True
 
 
-pytestmark = pytest.mark.airflow
+pytestmark = [pytest.mark.airflow, pytest.mark.heavy]
 
 #: Airflow 3.3+ keeps the evidence in the task state store; earlier versions in Variables.
 _STATE_STORE = _has_state_store()
