@@ -67,8 +67,9 @@ def _rendered(dag_run: Any) -> list[Any]:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        rows = session.query(RenderedTaskInstanceFields).filter(
-            RenderedTaskInstanceFields.run_id == dag_run.run_id
+        rows = session.query(RenderedTaskInstanceFields).filter(  # other DAGs' runs may share a run id
+            RenderedTaskInstanceFields.dag_id == dag_run.dag_id,
+            RenderedTaskInstanceFields.run_id == dag_run.run_id,
         )
         return [row.rendered_fields for row in rows]
 
