@@ -129,7 +129,7 @@ def api_host(*, region: str | None = None, base_url: str | None = None) -> str:
 
 
 def _ref(account_id: str, integration_id: str | None, region: str | None, base_url: str | None) -> str:
-    from airflow_provider_oktopost.core.wire import require_id
+    from airflow_provider_oktopost._core.wire import require_id
 
     require_id("account_id", account_id)
     if integration_id is not None:

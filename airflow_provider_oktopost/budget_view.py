@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow_provider_oktopost.core.budget.memory import MemoryStore
-from airflow_provider_oktopost.core.budget.rules import Grant
-from airflow_provider_oktopost.core.budget.settings import BudgetSettings
-from airflow_provider_oktopost.core.budget.snapshot import WAITS_PREFIX, AccountState
+from airflow_provider_oktopost._core.budget.memory import MemoryStore
+from airflow_provider_oktopost._core.budget.rules import Grant
+from airflow_provider_oktopost._core.budget.settings import BudgetSettings
+from airflow_provider_oktopost._core.budget.snapshot import WAITS_PREFIX, AccountState
 
 
 def iso(epoch: float) -> str:
@@ -25,14 +25,14 @@ def iso(epoch: float) -> str:
 
 def deployment_settings() -> BudgetSettings:
     """The budget settings of Airflow's ``[oktopost]`` section (no connection)."""
-    from airflow_provider_oktopost.core.config import budget_settings
+    from airflow_provider_oktopost._core.config import budget_settings
 
     return budget_settings("[oktopost]", {})
 
 
 def accounts(settings: BudgetSettings | None = None) -> dict[str, Any]:
     """``{"store", "generated_at", "accounts": [...]}`` for every account the configured store knows."""
-    from airflow_provider_oktopost.core.throttle import _store_for
+    from airflow_provider_oktopost._core.throttle import _store_for
 
     settings = settings or deployment_settings()
     _, store = _store_for(settings)
@@ -82,7 +82,7 @@ def _polling(
     today: int, per_minute: int | None, window: float, daily: int, polling_limit: int, *, base: BudgetSettings
 ) -> dict[str, Any]:
     """Whether the triggerers' pollers are paced now, by the budget's own rule (``polling_pace``)."""
-    from airflow_provider_oktopost.core.throttle import AccountBudget
+    from airflow_provider_oktopost._core.throttle import AccountBudget
 
     share = 1 - polling_limit / daily if daily else base.share_for_other_tools
     settings = BudgetSettings(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_oktopost import __version__
-from airflow_provider_oktopost.config_options import provider_config
+from airflow_provider_oktopost._core.config_options import provider_config
 
 # The one version source is airflow_provider_oktopost/__init__.py (pyproject reads it through hatch).
 VERSION = __version__

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
 
-from airflow_provider_oktopost.timestamps import Timestamp, parse_datetime
+from airflow_provider_oktopost._core.timestamps import Timestamp, parse_datetime
 
 
 class IntegrationStatus(StrEnum):

@@ -12,7 +12,7 @@ from typing import Any
 
 from pendulum import DateTime
 
-from airflow_provider_oktopost.timestamps import parse_datetime
+from airflow_provider_oktopost._core.timestamps import parse_datetime
 
 
 def _opt_str(value: object) -> str | None:

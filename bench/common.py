@@ -45,7 +45,7 @@ def rss_mb() -> float:
 class ScaledClock:
     """Provider time that runs ``factor`` times faster than real time (wall, monotonic and sleeps).
 
-    Patched into ``airflow_provider_oktopost.core.clock`` and into the sandbox's clock, so the API's
+    Patched into ``airflow_provider_oktopost._core.clock`` and into the sandbox's clock, so the API's
     60-calls-a-minute window, the provider's budget, poll intervals and deadlines all run in the same
     simulated time while the run takes ``1/factor`` of it in real seconds.
     """
@@ -65,7 +65,7 @@ class ScaledClock:
         await asyncio.sleep(max(seconds, 0.0) / self.factor)
 
     def install(self, sandbox: Any | None = None) -> None:
-        from airflow_provider_oktopost.core import clock
+        from airflow_provider_oktopost._core import clock
 
         clock.wall = self.wall  # type: ignore[assignment]
         clock.monotonic = self.monotonic  # type: ignore[assignment]

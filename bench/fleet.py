@@ -48,7 +48,7 @@ from typing import Any
 
 from common import emit
 
-from airflow_provider_oktopost.core.throttle import DEFAULT_PER_MINUTE as DEFAULT_BUDGET
+from airflow_provider_oktopost._core.throttle import DEFAULT_PER_MINUTE as DEFAULT_BUDGET
 
 FACTOR = float(os.environ.get("BENCH_FLEET_FACTOR", "6"))
 WINDOW = 60.0 / FACTOR
@@ -71,8 +71,8 @@ STORES = ("memory", "local", "redis")
 _PRELOAD = [
     "airflow_provider_oktopost.operators.oktopost",
     "airflow_provider_oktopost.triggers.oktopost",
-    "airflow_provider_oktopost.triggers.poller",
-    "airflow_provider_oktopost.core.budget.local_disk",
+    "airflow_provider_oktopost.triggers._poller",
+    "airflow_provider_oktopost._core.budget.local_disk",
 ]
 
 

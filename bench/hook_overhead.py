@@ -134,8 +134,8 @@ def breakdown(reps: int) -> dict[str, Any]:
     list item into an ``Integration``. Timed by wrapping the two functions, so these runs are not part of
     the main figures; medians over ``reps`` listings.
     """
-    from airflow_provider_oktopost.core import operations
-    from airflow_provider_oktopost.core.throttle import AccountBudget
+    from airflow_provider_oktopost._core import operations
+    from airflow_provider_oktopost._core.throttle import AccountBudget
     from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 
     spent = {"reserve": 0.0, "records": 0.0}

@@ -29,7 +29,7 @@ from typing import Any
 
 from common import ScaledClock, emit
 
-from airflow_provider_oktopost.core import clock, throttle
+from airflow_provider_oktopost._core import clock, throttle
 
 N = int(os.environ.get("BENCH_ONBOARD_N", "500"))
 EXISTING = int(os.environ.get("BENCH_ONBOARD_EXISTING", "500"))

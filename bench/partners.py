@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from common import ScaledClock, emit
 
-from airflow_provider_oktopost.core import clock, throttle
+from airflow_provider_oktopost._core import clock, throttle
 
 T = TypeVar("T")
 

@@ -202,7 +202,7 @@ def waits_section(results: list[dict[str, Any]]) -> str:
         f"{per_min(old.get('client_budget_per_min'))}"
         + (", so it sends what it asks for." if old.get("client_budget_per_min") == "off" else "."),
         f"**Time is scaled** {factor}x for the poller and {old.get('time_factor')}x for the baseline: the "
-        "provider clock (`core.clock`) and the sandbox clock run that much faster than real time; calls, "
+        "provider clock (`_core.clock`) and the sandbox clock run that much faster than real time; calls, "
         "429s and delays are in simulated seconds, RSS and loop lag are real. " + setup_sentence(new, old),
         "",
         "| | coalesced poller | baseline (old) |",

@@ -8,7 +8,7 @@ Modes (each in a fresh process, ``python bench/waits.py MODE``):
   with its own ``httpx`` pool, with the sandbox's limit and the client budget off, so that what it sends is
   what the old behaviour asks for (a limit would cap it and hide the demand).
 
-Time is scaled: the provider clock (``core.clock``) and the sandbox clock run ``BENCH_TIME_FACTOR``
+Time is scaled: the provider clock (``_core.clock``) and the sandbox clock run ``BENCH_TIME_FACTOR``
 (poller, default 20) or ``BENCH_BASELINE_TIME_FACTOR`` (baseline, default 5: it sends far more requests
 per simulated second) times faster than real time. Scaling distorts whatever takes real time: a loop
 stall of ``x`` real seconds is ``x * factor`` simulated seconds. So the baseline's 1,000 clients and
@@ -32,7 +32,7 @@ from typing import Any
 
 from common import LoopLag, ScaledClock, emit, median, percentile, rss_mb
 
-from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost._core import clock
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 N = int(os.environ.get("BENCH_WAITS_N", "1000"))

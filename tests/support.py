@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class SimClock:
     """Simulated time for the provider: patch time, not the network.
 
-    Installed over :mod:`airflow_provider_oktopost.core.clock`, every wait the provider asks for (backoff,
+    Installed over :mod:`airflow_provider_oktopost._core.clock`, every wait the provider asks for (backoff,
     throttle, poll interval) is recorded in ``slept`` and moves this clock, and the sandbox's clock with it
     (validation delays and rate-limit blocks pass too), instead of sleeping.
 
@@ -89,7 +89,7 @@ class SimClock:
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> SimClock:
         """Patch the provider's clock (``wall``, ``monotonic``, ``sleep``, ``async_sleep``) with this one."""
-        from airflow_provider_oktopost.core import clock
+        from airflow_provider_oktopost._core import clock
 
         monkeypatch.setattr(clock, "wall", self.wall)
         monkeypatch.setattr(clock, "monotonic", self.monotonic)

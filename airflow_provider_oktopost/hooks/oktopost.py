@@ -1,8 +1,8 @@
 """``OktopostHook``: the Oktopost Integrations API from a worker.
 
-The hook reads the Airflow connection, then hands every call to the shared core
-(:mod:`airflow_provider_oktopost.core.operations`) over a ``requests`` session. It makes no request when it is
-built, so creating one in a DAG file costs nothing; the connection is looked up on first use.
+The hook reads the Airflow connection, then hands every call to the shared private core
+(``_core.operations``) over a ``requests`` session. It makes no request when it is built,
+so creating one in a DAG file costs nothing; the connection is looked up on first use.
 """
 
 from __future__ import annotations
@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_oktopost.core import action_ops, cname_ops
-from airflow_provider_oktopost.core import operations as ops
-from airflow_provider_oktopost.core.config import ClientConfig, config_from_fields, normalize_extras
-from airflow_provider_oktopost.core.driver import run_sync
-from airflow_provider_oktopost.core.operations import Op
+from airflow_provider_oktopost._core import action_ops, cname_ops
+from airflow_provider_oktopost._core import operations as ops
+from airflow_provider_oktopost._core.config import ClientConfig, config_from_fields, normalize_extras
+from airflow_provider_oktopost._core.driver import run_sync
+from airflow_provider_oktopost._core.operations import Op
 from airflow_provider_oktopost.exceptions import OktopostError
 from airflow_provider_oktopost.models import ActionResult, Cname, CnamePage, Integration, IntegrationPage, Me
 
 if TYPE_CHECKING:
     import requests
 
-    from airflow_provider_oktopost.core.transports import RequestsTransport
+    from airflow_provider_oktopost._core.transports import RequestsTransport
 
 T = TypeVar("T")
 
@@ -85,7 +85,7 @@ class OktopostHook(BaseHook):
 
     def _get_transport(self) -> RequestsTransport:
         if self._transport is None:
-            from airflow_provider_oktopost.core.transports import RequestsTransport
+            from airflow_provider_oktopost._core.transports import RequestsTransport
 
             self._transport = RequestsTransport(self.config)
         return self._transport
@@ -99,7 +99,7 @@ class OktopostHook(BaseHook):
         """Calls made inside tell ``witness`` right before each request leaves and how it was answered.
 
         The operators keep their evidence across task tries this way (see
-        :mod:`airflow_provider_oktopost.operators.evidence`).
+        :mod:`airflow_provider_oktopost.operators._evidence`).
         """
         plain = self._context
         self._context = replace(plain, witness=witness)
@@ -312,7 +312,7 @@ def _mask(config: ClientConfig) -> None:
     extra's password and the URL that holds it) with Airflow's secrets masker."""
     from airflow.providers.common.compat.sdk import mask_secret
 
-    from airflow_provider_oktopost.core.transports import basic_auth_header
+    from airflow_provider_oktopost._core.transports import basic_auth_header
 
     for secret in (config.api_key, basic_auth_header(config).split(" ", 1)[1], *config.secrets[1:]):
         mask_secret(secret)

@@ -14,16 +14,16 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
-from airflow_provider_oktopost.core import operations as ops
-from airflow_provider_oktopost.core.config import ClientConfig, config_from_fields, normalize_extras
-from airflow_provider_oktopost.core.driver import run_async
-from airflow_provider_oktopost.core.operations import Op
+from airflow_provider_oktopost._core import operations as ops
+from airflow_provider_oktopost._core.config import ClientConfig, config_from_fields, normalize_extras
+from airflow_provider_oktopost._core.driver import run_async
+from airflow_provider_oktopost._core.operations import Op
 from airflow_provider_oktopost.models import Integration, IntegrationPage, Me
 
 if TYPE_CHECKING:
     import httpx
 
-    from airflow_provider_oktopost.core.transports import HttpxTransport
+    from airflow_provider_oktopost._core.transports import HttpxTransport
 
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ class OktopostAsyncClient:
     def __init__(
         self, config: ClientConfig, client: httpx.AsyncClient | None = None, *, polling: bool = False
     ) -> None:
-        from airflow_provider_oktopost.core.transports import HttpxTransport
+        from airflow_provider_oktopost._core.transports import HttpxTransport
 
         self.config = config
         self._owns_client = client is None

@@ -3,7 +3,7 @@
 A partner manages many customer accounts: it lists them, reads one, finds one by the external id it gave
 it, and provisions new ones (``POST /account`` on ``https://reseller.oktopost.com``, no ``/v2``). The hook
 reads an ``oktopost_partner`` connection (the partner's Account ID and API key), then hands every call to
-the shared core (:mod:`airflow_provider_oktopost.core.partner_ops`, on the same call, retry, budget and
+the shared core (:mod:`airflow_provider_oktopost._core.partner_ops`, on the same call, retry, budget and
 error rules as :class:`~airflow_provider_oktopost.hooks.oktopost.OktopostHook`). Each customer account's own
 work (CNAMEs, integrations) goes through an ``oktopost`` connection holding that account's key.
 
@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_oktopost.core import operations as ops
-from airflow_provider_oktopost.core import partner_ops
-from airflow_provider_oktopost.core.config import ClientConfig, normalize_extras
-from airflow_provider_oktopost.core.driver import run_sync
-from airflow_provider_oktopost.core.operations import Op
-from airflow_provider_oktopost.core.partner_config import PARTNER_URL, partner_config_from_fields
+from airflow_provider_oktopost._core import operations as ops
+from airflow_provider_oktopost._core import partner_ops
+from airflow_provider_oktopost._core.config import ClientConfig, normalize_extras
+from airflow_provider_oktopost._core.driver import run_sync
+from airflow_provider_oktopost._core.operations import Op
+from airflow_provider_oktopost._core.partner_config import PARTNER_URL, partner_config_from_fields
 from airflow_provider_oktopost.exceptions import OktopostError
 from airflow_provider_oktopost.partner_models import NewAccount, PartnerAccount, PartnerAccountPage
 
 if TYPE_CHECKING:
-    from airflow_provider_oktopost.core.transports import RequestsTransport
+    from airflow_provider_oktopost._core.transports import RequestsTransport
 
 T = TypeVar("T")
 
@@ -86,7 +86,7 @@ class OktopostPartnerHook(BaseHook):
 
     def _get_transport(self) -> RequestsTransport:
         if self._transport is None:
-            from airflow_provider_oktopost.core.transports import RequestsTransport
+            from airflow_provider_oktopost._core.transports import RequestsTransport
 
             self._transport = RequestsTransport(self.config)
         return self._transport

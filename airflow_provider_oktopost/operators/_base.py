@@ -24,16 +24,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
-from airflow_provider_oktopost import observe
-from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost._core import clock, observe
+from airflow_provider_oktopost._core.validation import Check, validate_arguments
 from airflow_provider_oktopost.exceptions import (
     PERMANENT_ERRORS,
     OktopostBudgetWaitError,
     OktopostRateLimitError,
 )
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook, check_hook_params
-from airflow_provider_oktopost.operators.evidence import TryEvidence
-from airflow_provider_oktopost.validation import Check, validate_arguments
+from airflow_provider_oktopost.operators._evidence import TryEvidence
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

@@ -4,7 +4,7 @@ Actions run in the customer's CRM and may create or change records there, and th
 personal data. So the operator is careful in two ways:
 
 - **Sent at most once unless declared safe.** A read (``contact.getByEmail``, ``lead.search``: see
-  :func:`~airflow_provider_oktopost.core.wire.is_read_action`) may be re-sent after a failure and retried by
+  :func:`~airflow_provider_oktopost._core.wire.is_read_action`) may be re-sent after a failure and retried by
   Airflow. Anything else is sent again neither after a failure whose outcome is unknown (the task fails
   without retry) nor on a later try whose earlier try may have run it, unless ``safe_to_resend=True``: by
   the provider's one rule for tries (``docs/operators.md``, "Retries, Clear and killed tasks"), a try
@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_oktopost.core import wire
+from airflow_provider_oktopost._core import wire
+from airflow_provider_oktopost._core.validation import Check
 from airflow_provider_oktopost.exceptions import OktopostActionOutcomeUnknownError
 from airflow_provider_oktopost.operators._base import OktopostBaseOperator
-from airflow_provider_oktopost.operators.evidence import DONE, TryEvidence
-from airflow_provider_oktopost.validation import Check
+from airflow_provider_oktopost.operators._evidence import DONE, TryEvidence
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_oktopost.core import clock, wire
+from airflow_provider_oktopost._core import clock, wire
+from airflow_provider_oktopost._core.validation import Check
 from airflow_provider_oktopost.exceptions import OktopostApiError, OktopostNotFoundError
 from airflow_provider_oktopost.operators._base import OktopostBaseOperator
-from airflow_provider_oktopost.operators.evidence import TryEvidence
-from airflow_provider_oktopost.validation import Check
+from airflow_provider_oktopost.operators._evidence import TryEvidence
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_oktopost.core import clock, wire
+from airflow_provider_oktopost._core import clock, wire
+from airflow_provider_oktopost._core.validation import Check, check_settings, choice, is_templated, optional
 from airflow_provider_oktopost.exceptions import OktopostNotFoundError
 from airflow_provider_oktopost.operators._base import MAX_RATE_LIMIT_DEFERRALS, OktopostBaseOperator
-from airflow_provider_oktopost.operators.evidence import CLOCK_SKEW_MARGIN, TryEvidence
-from airflow_provider_oktopost.validation import Check, check_settings, choice, is_templated, optional
+from airflow_provider_oktopost.operators._evidence import CLOCK_SKEW_MARGIN, TryEvidence
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -51,7 +51,7 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
     integrations of the type. A retry, or a try after a Clear, always lists the server.
 
     **Retries, Clear and killed tasks** follow the provider's one rule (``docs/operators.md``, "Retries,
-    Clear and killed tasks"; :mod:`~airflow_provider_oktopost.operators.evidence`): a later try adopts an
+    Clear and killed tasks"; :mod:`~airflow_provider_oktopost.operators._evidence`): a later try adopts an
     integration only when an earlier try's evidence names it (``done``), or, when the earlier try's connect
     may have left but its answer never came (``sent``), the one integration of this type and CNAME created
     after it left. Everything else follows ``if_exists``, on every try. The one gap: when a connect's
@@ -59,7 +59,7 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
     before the next try, the next try adopts that one.
 
     Within one try, the hook itself never double-creates when a connect response is lost (it looks before
-    re-sending, see :func:`~airflow_provider_oktopost.core.operations.connect_integration`), and after a
+    re-sending, see :func:`~airflow_provider_oktopost._core.operations.connect_integration`), and after a
     rate-limit wait (``deferrable=True``) the resumed try uses what it connected before the wait.
 
     :param integration_type: Integration type, e.g. ``cd``, ``ga``, ``pardot``, ``facebook`` (templated).

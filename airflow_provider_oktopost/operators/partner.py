@@ -3,7 +3,7 @@
 A partner onboards a customer by creating an account for them (``POST /account`` on the partner API). The
 external id, the partner's own id for the customer, makes the create exactly-once: the operator first
 looks for the account with that external id and returns it when there is one; after a lost answer it
-looks again before anything is re-sent (:func:`~airflow_provider_oktopost.core.partner_ops.ensure_account`).
+looks again before anything is re-sent (:func:`~airflow_provider_oktopost._core.partner_ops.ensure_account`).
 So a second run, a retry, a Clear, or a create whose answer was lost after Oktopost made the account all
 end with the one account for that external id. Without an external id the operator refuses to run.
 
@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_oktopost.core import partner_wire
+from airflow_provider_oktopost._core import partner_wire
+from airflow_provider_oktopost._core.validation import Check
 from airflow_provider_oktopost.hooks.partner import OktopostPartnerHook, _mask_password, new_account
 from airflow_provider_oktopost.operators._base import OktopostBaseOperator
-from airflow_provider_oktopost.validation import Check
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

@@ -1,7 +1,7 @@
 """The Airflow plugin for the Oktopost page: a FastAPI app at ``/oktopost`` and an entry in the UI's nav.
 
 Airflow loads a provider's plugins in every process, task processes included (for macros), so this module
-stays light: the FastAPI app (:mod:`airflow_provider_oktopost.plugins.fastapi_app`) is built only when
+stays light: the FastAPI app (:mod:`airflow_provider_oktopost.plugins._fastapi_app`) is built only when
 Airflow asks for ``fastapi_apps``, which only the API server (and ``airflow plugins``) does.
 
 Since Airflow 3.1 the page appears in the UI's navigation under *Browse* (an ``external_views`` entry with
@@ -41,7 +41,7 @@ _apps: list[dict[str, Any]] = []
 def _fastapi_apps() -> list[dict[str, Any]]:
     """The app, built the first time Airflow asks (see the module docstring)."""
     if not _apps:
-        from airflow_provider_oktopost.plugins.fastapi_app import create_app
+        from airflow_provider_oktopost.plugins._fastapi_app import create_app
 
         _apps.append({"app": create_app(), "url_prefix": URL_PREFIX, "name": "Oktopost"})
     return _apps

@@ -17,7 +17,8 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_oktopost.core import clock, wire
+from airflow_provider_oktopost._core import clock, wire
+from airflow_provider_oktopost._core.validation import Check, choice, seconds_or_none, validate_arguments
 from airflow_provider_oktopost.exceptions import (
     PERMANENT_ERRORS,
     TRANSIENT_ERRORS,
@@ -27,8 +28,7 @@ from airflow_provider_oktopost.exceptions import (
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook, check_hook_params
 from airflow_provider_oktopost.models import target_text
 from airflow_provider_oktopost.operators._base import _DEFERRAL_GRACE
-from airflow_provider_oktopost.operators.try_records import TryRecord, record_for
-from airflow_provider_oktopost.validation import Check, choice, seconds_or_none, validate_arguments
+from airflow_provider_oktopost.operators._try_records import TryRecord, record_for
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

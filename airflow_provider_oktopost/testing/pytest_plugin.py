@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_oktopost.config_options import SECTION
+from airflow_provider_oktopost._core.config_options import SECTION
 from airflow_provider_oktopost.testing.server import CONNECTION_ENV_VAR, OktopostSandbox
 
 
@@ -30,7 +30,7 @@ def oktopost_private_budget(tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
     Set through the environment, so the processes a test starts use it too.
     """
-    from airflow_provider_oktopost.core.throttle import reset_registry, use_private_directory
+    from airflow_provider_oktopost._core.throttle import reset_registry, use_private_directory
 
     directory = str(tmp_path_factory.mktemp("oktopost-budget"))
     names = {
@@ -66,7 +66,7 @@ def oktopost_sandbox(oktopost_sandbox_server: OktopostSandbox) -> OktopostSandbo
     store, ``oktopost_private_budget``, is emptied), so a long test session is not slowed down because
     earlier tests used up the sandbox account's minute.
     """
-    from airflow_provider_oktopost.core.throttle import reset_registry
+    from airflow_provider_oktopost._core.throttle import reset_registry
 
     oktopost_sandbox_server.reset(restore_config=True)
     reset_registry()

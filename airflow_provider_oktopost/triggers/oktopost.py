@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.driver import redact
+from airflow_provider_oktopost._core import clock
+from airflow_provider_oktopost._core.driver import redact
 from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, TRANSIENT_ERRORS, OktopostRateLimitError
 from airflow_provider_oktopost.models import target_text
 
 if TYPE_CHECKING:
     from airflow_provider_oktopost.models import Integration
-    from airflow_provider_oktopost.triggers.reading import Reading
-    from airflow_provider_oktopost.triggers.waiter import Waiter
+    from airflow_provider_oktopost.triggers._reading import Reading
+    from airflow_provider_oktopost.triggers._waiter import Waiter
 
 _MODULE = __name__
 #: The least time between a trigger's start and its success event (see ``_settle``).
@@ -149,7 +149,7 @@ class OktopostIntegrationTrigger(BaseTrigger):
     def _judged(self, reading: Reading) -> Integration | None:
         """A reading as :meth:`_check` returns it: the integration, ``None`` (woken), or the error raised."""
         from airflow_provider_oktopost.models import Integration
-        from airflow_provider_oktopost.triggers.reading import Verdict, judge
+        from airflow_provider_oktopost.triggers._reading import Verdict, judge
 
         if judge(reading, self.target_status, self.target_state) is Verdict.WOKEN:
             return None
@@ -178,7 +178,7 @@ class OktopostIntegrationTrigger(BaseTrigger):
         started = clock.wall()
         try:
             from airflow_provider_oktopost.hooks.oktopost_async import aget_client_config
-            from airflow_provider_oktopost.triggers.poller import join
+            from airflow_provider_oktopost.triggers._poller import join
 
             config = await aget_client_config(
                 self.oktopost_conn_id,
@@ -275,7 +275,7 @@ class OktopostWaitTrigger(BaseTrigger):
 
     Why not the standard provider's ``DateTimeTrigger`` with ``defer(kwargs=...)``: it would carry the
     payload just as well on Airflow 3.0 to 3.3, but it sleeps on the real clock, while this trigger waits
-    with :func:`~airflow_provider_oktopost.core.clock.async_sleep`, the provider's one clock, which the test
+    with :func:`~airflow_provider_oktopost._core.clock.async_sleep`, the provider's one clock, which the test
     suite and the benchmarks simulate ("patch time, not the network"); a 15-minute block is then tested in
     milliseconds, and the deferral path is exercised end to end by the same tests.
 

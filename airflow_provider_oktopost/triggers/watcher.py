@@ -51,10 +51,10 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.driver import redact
+from airflow_provider_oktopost._core import clock
+from airflow_provider_oktopost._core.driver import redact
 from airflow_provider_oktopost.models import Integration
-from airflow_provider_oktopost.triggers.watch_state import WatchStateStore
+from airflow_provider_oktopost.triggers._watch_state import WatchStateStore
 
 #: The changes a watcher can fire on: the status or state it became, or the integration (dis)appearing.
 CHANGES = ("invalid", "valid", "disabled", "active", "appeared", "disappeared")
@@ -163,7 +163,7 @@ class OktopostIntegrationChangeTrigger(BaseEventTrigger):
         integration_ids: Sequence[str] | str | None = None,
         poll_interval: float = 60.0,
     ) -> None:
-        from airflow_provider_oktopost.core import wire
+        from airflow_provider_oktopost._core import wire
 
         super().__init__()  # type: ignore[no-untyped-call]
         self.oktopost_conn_id = oktopost_conn_id
@@ -214,7 +214,7 @@ class OktopostIntegrationChangeTrigger(BaseEventTrigger):
 
     async def _load_state(self) -> tuple[WatchStateStore, dict[str, Any] | None]:
         """The store and the saved state; a failing store is logged and leaves a fresh baseline."""
-        from airflow_provider_oktopost.triggers.watch_state import MemoryStateStore, store_for
+        from airflow_provider_oktopost.triggers._watch_state import MemoryStateStore, store_for
 
         try:
             store = store_for(self, self.state_key)
@@ -264,7 +264,7 @@ class OktopostIntegrationChangeTrigger(BaseEventTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_oktopost.exceptions import OktopostError
         from airflow_provider_oktopost.hooks.oktopost_async import aget_client_config
-        from airflow_provider_oktopost.triggers.poller import listen
+        from airflow_provider_oktopost.triggers._poller import listen
 
         started = clock.monotonic()
         while True:

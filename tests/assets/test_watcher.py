@@ -16,8 +16,8 @@ from support import SimClock
 from airflow_provider_oktopost.models import Integration
 from airflow_provider_oktopost.testing import DEFAULT_API_KEY, OktopostSandbox
 from airflow_provider_oktopost.triggers import watcher as watcher_module
-from airflow_provider_oktopost.triggers.poller import active_pollers
-from airflow_provider_oktopost.triggers.watch_state import FileStateStore, MemoryStateStore
+from airflow_provider_oktopost.triggers._poller import active_pollers
+from airflow_provider_oktopost.triggers._watch_state import FileStateStore, MemoryStateStore
 from airflow_provider_oktopost.triggers.watcher import (
     OktopostIntegrationChangeTrigger,
     detect_changes,

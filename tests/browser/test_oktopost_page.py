@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from oktopost_page_support import PASSWORDS, SecuredServer, secured_api_server
 
-from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.budget.settings import BudgetSettings
-from airflow_provider_oktopost.core.throttle import budget_for, reset_registry
+from airflow_provider_oktopost._core import clock
+from airflow_provider_oktopost._core.budget.settings import BudgetSettings
+from airflow_provider_oktopost._core.throttle import budget_for, reset_registry
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.testing import OktopostSandbox
 

@@ -15,7 +15,7 @@ def call_me(conn_json: str, calls: int, start_at: float, out: Queue[Any], skew: 
     for each call ``"ok"`` or the error's class name and message, and when its last call returned.
     """
     os.environ["AIRFLOW_CONN_OKTOPOST_DEFAULT"] = conn_json
-    from airflow_provider_oktopost.core import clock
+    from airflow_provider_oktopost._core import clock
     from airflow_provider_oktopost.exceptions import OktopostError
     from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 

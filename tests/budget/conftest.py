@@ -38,7 +38,7 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def redis_url(redis_server_url: str) -> str:
     """The session's redis-server, emptied of the provider's keys for this test (a server the tests made:
     nothing else ever empties a Redis, see ``throttle.reset_registry``)."""
-    from airflow_provider_oktopost.core.budget.redis_server import RedisStore
+    from airflow_provider_oktopost._core.budget.redis_server import RedisStore
 
     RedisStore(redis_server_url).clear()
     return redis_server_url

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_oktopost.core.budget.local_disk import LocalDiskStore
-from airflow_provider_oktopost.core.budget.memory import MemoryStore
-from airflow_provider_oktopost.core.budget.redis_server import RedisStore
-from airflow_provider_oktopost.core.budget.settings import BudgetSettings
-from airflow_provider_oktopost.core.budget.snapshot import INDEX_NAME
-from airflow_provider_oktopost.core.throttle import budget_for, reset_registry
+from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
+from airflow_provider_oktopost._core.budget.memory import MemoryStore
+from airflow_provider_oktopost._core.budget.redis_server import RedisStore
+from airflow_provider_oktopost._core.budget.settings import BudgetSettings
+from airflow_provider_oktopost._core.budget.snapshot import INDEX_NAME
+from airflow_provider_oktopost._core.throttle import budget_for, reset_registry
 
 KINDS = ["memory", "local", "redis"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
 
-from airflow_provider_oktopost.core import clock, throttle
+from airflow_provider_oktopost._core import clock, throttle
 from airflow_provider_oktopost.exceptions import OktopostBudgetWaitError, OktopostRateLimitError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.operators.oktopost import OktopostListIntegrationsOperator

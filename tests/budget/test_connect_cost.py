@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_oktopost.core import throttle
+from airflow_provider_oktopost._core import throttle
 from airflow_provider_oktopost.operators.oktopost import (
     OktopostConnectIntegrationOperator,
     OktopostDeleteIntegrationOperator,

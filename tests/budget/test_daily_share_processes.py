@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from daily_workers import Answer, spend, wait
 
-from airflow_provider_oktopost.core.budget.rules import DAY
+from airflow_provider_oktopost._core.budget.rules import DAY
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 #: Real processes; the logic does not depend on the Airflow minor (see the `heavy` marker).

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from support import SimClock
 
-from airflow_provider_oktopost.core import throttle
-from airflow_provider_oktopost.core.budget.local_disk import LocalDiskStore
+from airflow_provider_oktopost._core import throttle
+from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
 from airflow_provider_oktopost.testing import OktopostSandbox
 from airflow_provider_oktopost.triggers.oktopost import OktopostIntegrationTrigger
 

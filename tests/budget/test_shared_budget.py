@@ -19,7 +19,7 @@ import pytest
 from budget_support import BUDGET_LIMIT, SANDBOX_LIMIT, WINDOW, busiest_window, free_port
 from budget_workers import call_me
 
-from airflow_provider_oktopost.core import throttle
+from airflow_provider_oktopost._core import throttle
 from airflow_provider_oktopost.exceptions import OktopostRateLimitError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.testing import OktopostSandbox
@@ -184,9 +184,9 @@ def test_a_block_lasts_as_long_for_every_clock_on_redis(
     """A machine whose clock is 20 s ahead records a 30 s block; a machine on the right time sees 30 s
     left on Redis (the server's clock decides). The control: a store that dates the block by the writer's
     clock (the machine-wide file) shows the skew, 50 s."""
-    from airflow_provider_oktopost.core import clock
-    from airflow_provider_oktopost.core.budget.local_disk import LocalDiskStore
-    from airflow_provider_oktopost.core.budget.redis_server import RedisStore
+    from airflow_provider_oktopost._core import clock
+    from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
+    from airflow_provider_oktopost._core.budget.redis_server import RedisStore
 
     shared = RedisStore(redis_url) if store == "redis" else LocalDiskStore(tmp_path)
     true_wall = clock.wall

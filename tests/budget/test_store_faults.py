@@ -22,7 +22,7 @@ import pytest
 from budget_support import BUDGET_LIMIT, SANDBOX_LIMIT, WINDOW, busiest_window, free_port, start_redis, stop
 from budget_workers import task_process
 
-from airflow_provider_oktopost.core.budget.local_disk import FILE_NAME, LocalDiskStore
+from airflow_provider_oktopost._core.budget.local_disk import FILE_NAME, LocalDiskStore
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 #: Real processes; the logic does not depend on the Airflow minor (see the `heavy` marker).
@@ -162,8 +162,8 @@ def test_two_homes_without_a_shared_store_warn_and_pace_conservatively(
 def test_a_redis_cluster_is_refused_with_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, oktopost_sandbox: OktopostSandbox
 ) -> None:
-    from airflow_provider_oktopost.core import throttle
-    from airflow_provider_oktopost.core.budget.redis_server import RedisClusterRefusedError
+    from airflow_provider_oktopost._core import throttle
+    from airflow_provider_oktopost._core.budget.redis_server import RedisClusterRefusedError
     from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 
     cluster = (
@@ -196,9 +196,9 @@ def test_a_file_locked_too_long_by_another_process_warns_with_its_path(
     it paces conservatively, and the warning names the file and the fix."""
     import logging
 
-    from airflow_provider_oktopost.core import throttle
-    from airflow_provider_oktopost.core.budget import local_disk
-    from airflow_provider_oktopost.core.budget.settings import BudgetSettings
+    from airflow_provider_oktopost._core import throttle
+    from airflow_provider_oktopost._core.budget import local_disk
+    from airflow_provider_oktopost._core.budget.settings import BudgetSettings
 
     monkeypatch.setattr(local_disk, "BUSY_TIMEOUT", 0.5)
     LocalDiskStore(tmp_path).reserve("x", limit=1, window=1, day_limit=1, max_wait=0)  # the file exists

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_oktopost.core.budget.local_disk import LocalDiskStore
-from airflow_provider_oktopost.core.budget.memory import MemoryStore
+from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
+from airflow_provider_oktopost._core.budget.memory import MemoryStore
 
 
 @pytest.mark.parametrize("limit", [1, 3, 7])

@@ -19,10 +19,10 @@ from budget_support import start_redis, stop
 from budget_workers import task_process
 from test_store_faults import UNSET_PLUGIN_STORE, _connection
 
-from airflow_provider_oktopost.core.budget.local_disk import LocalDiskStore
-from airflow_provider_oktopost.core.budget.redis_server import RedisStore
-from airflow_provider_oktopost.core.budget.settings import BudgetSettings
-from airflow_provider_oktopost.core.throttle import account_key
+from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
+from airflow_provider_oktopost._core.budget.redis_server import RedisStore
+from airflow_provider_oktopost._core.budget.settings import BudgetSettings
+from airflow_provider_oktopost._core.throttle import account_key
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 PASSWORD = "pw-Secret-4e7f1"
@@ -144,7 +144,7 @@ def test_the_pytest_plugin_leaves_a_live_block_in_the_deployments_store(
             f"""
             import json
 
-            from airflow_provider_oktopost.core import throttle
+            from airflow_provider_oktopost._core import throttle
             from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 
             def test_calls(oktopost_connection_env, oktopost_private_budget):

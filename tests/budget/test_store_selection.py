@@ -13,9 +13,9 @@ import pytest
 from budget_support import BUDGET_LIMIT
 from test_store_faults import UNSET_PLUGIN_STORE, _all_ok, _connection, _together
 
-from airflow_provider_oktopost.core.budget.local_disk import FILE_NAME, file_system_of
-from airflow_provider_oktopost.core.budget.selection import choose
-from airflow_provider_oktopost.core.budget.settings import BudgetSettings
+from airflow_provider_oktopost._core.budget.local_disk import FILE_NAME, file_system_of
+from airflow_provider_oktopost._core.budget.selection import choose
+from airflow_provider_oktopost._core.budget.settings import BudgetSettings
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 #: Real processes; the logic does not depend on the Airflow minor (see the `heavy` marker).

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_oktopost.core.budget.local_disk import LocalDiskStore
-from airflow_provider_oktopost.core.budget.memory import MemoryStore
-from airflow_provider_oktopost.core.budget.redis_server import RedisStore
-from airflow_provider_oktopost.core.budget.rules import DAY
-from airflow_provider_oktopost.core.throttle import Store
+from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
+from airflow_provider_oktopost._core.budget.memory import MemoryStore
+from airflow_provider_oktopost._core.budget.redis_server import RedisStore
+from airflow_provider_oktopost._core.budget.rules import DAY
+from airflow_provider_oktopost._core.throttle import Store
 
 KINDS = ["memory", "local", "redis"]
 

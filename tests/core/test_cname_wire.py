@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_oktopost.core import wire
+from airflow_provider_oktopost._core import wire
 from airflow_provider_oktopost.models import ActionResult, Cname
 
 

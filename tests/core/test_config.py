@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_oktopost.core.config import config_from_fields, normalize_extras
+from airflow_provider_oktopost._core.config import config_from_fields, normalize_extras
 from airflow_provider_oktopost.exceptions import OktopostConfigError
 
 

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from airflow_provider_oktopost.core.interpret import (
+from airflow_provider_oktopost._core.interpret import (
     DEFAULT_RATE_LIMIT_BLOCK,
     flatten_errors,
     interpret,
     parse_retry_after,
 )
-from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, TransportFailure
+from airflow_provider_oktopost._core.wire import ApiRequest, ApiResponse, TransportFailure
 from airflow_provider_oktopost.exceptions import (
     OktopostApiError,
     OktopostAuthError,

@@ -1,8 +1,8 @@
 """The listing fast paths give what the plain constructor gives: dates parsed on first read, same values.
 
 ``Integration.from_api`` / ``Cname.from_api`` fill the frozen instance directly and leave the dates as text
-(:class:`~airflow_provider_oktopost.timestamps.Timestamp`); these checks pin that the result cannot be told
-apart from building the object field by field, whatever the server sent.
+(``_core.timestamps.Timestamp``); these checks pin that the result cannot be told apart
+from building the object field by field, whatever the server sent.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_oktopost.core import clock, throttle
-from airflow_provider_oktopost.core.budget.settings import BudgetSettings
-from airflow_provider_oktopost.core.retry import RetryPolicy
+from airflow_provider_oktopost._core import clock, throttle
+from airflow_provider_oktopost._core.budget.settings import BudgetSettings
+from airflow_provider_oktopost._core.retry import RetryPolicy
 
 
 def test_backoff_is_capped_exponential_with_jitter() -> None:

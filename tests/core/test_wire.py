@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_provider_oktopost.core import wire
+from airflow_provider_oktopost._core import wire
 
 
 def test_list_request_parameters() -> None:

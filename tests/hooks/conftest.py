@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_provider_oktopost.core import throttle
+from airflow_provider_oktopost._core import throttle
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 

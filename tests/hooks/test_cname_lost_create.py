@@ -1,5 +1,5 @@
 """A CNAME create whose answer was lost follows the same exactly-once rule as a connect
-(``core/exactly_once.py``): several looks over at least the request timeout before it is sent again, and a
+(``_core/exactly_once.py``): several looks over at least the request timeout before it is sent again, and a
 re-sent create that is refused leads to a look, not a failure.
 
 "Not visible yet" is a CNAME listing the sandbox answers with no items (a synthetic 200): the server
@@ -13,7 +13,7 @@ import json
 
 from support import SimClock
 
-from airflow_provider_oktopost.core.exactly_once import LOST_CREATE_LOOKS
+from airflow_provider_oktopost._core.exactly_once import LOST_CREATE_LOOKS
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.testing import Fault, OktopostSandbox
 

@@ -9,7 +9,7 @@ import logging
 import pytest
 from support import SimClock
 
-from airflow_provider_oktopost.core.exactly_once import LOST_CREATE_LOOKS
+from airflow_provider_oktopost._core.exactly_once import LOST_CREATE_LOOKS
 from airflow_provider_oktopost.exceptions import (
     OktopostActionOutcomeUnknownError,
     OktopostApiError,

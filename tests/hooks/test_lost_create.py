@@ -11,7 +11,7 @@ import json
 
 from support import SimClock
 
-from airflow_provider_oktopost.core.exactly_once import LOST_CREATE_LOOKS, lost_create_waits
+from airflow_provider_oktopost._core.exactly_once import LOST_CREATE_LOOKS, lost_create_waits
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.testing import Fault, OktopostSandbox
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from operating_support import BLOCK, OperatingRun, StatsdListener, run_operating_dag, summary
 
-from airflow_provider_oktopost.metrics import METRICS, Metric
+from airflow_provider_oktopost._core.metrics import METRICS, Metric
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 pytestmark = pytest.mark.airflow
@@ -108,7 +108,7 @@ def test_the_docs_table_lists_exactly_the_metrics_sent() -> None:
 
 
 def test_sending_a_metric_never_raises() -> None:
-    from airflow_provider_oktopost import metrics
+    from airflow_provider_oktopost._core import metrics
 
     metrics.emit(metrics.CALLS, 1)  # tags missing: a bug in a caller must not fail the task
     metrics.emit(metrics.DAY_USED, float("nan"), account="001")

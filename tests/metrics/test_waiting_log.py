@@ -89,7 +89,7 @@ def test_the_run_left_its_notes_for_the_oktopost_page(
     run_with_metrics: OperatingRun, oktopost_sandbox_server: OktopostSandbox
 ) -> None:
     """What the page reads after the run: who the account is, its last 429, the waits the poller held."""
-    from airflow_provider_oktopost.core.budget.local_disk import LocalDiskStore
+    from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
 
     [state] = LocalDiskStore(run_with_metrics.budget_dir).account_states(2.0)
     notes = state["notes"]

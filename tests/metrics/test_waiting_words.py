@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_oktopost import observe
-from airflow_provider_oktopost.core.budget.settings import BudgetSettings
-from airflow_provider_oktopost.core.config import ClientConfig
-from airflow_provider_oktopost.core.throttle import budget_for, reset_registry
+from airflow_provider_oktopost._core import observe
+from airflow_provider_oktopost._core.budget.settings import BudgetSettings
+from airflow_provider_oktopost._core.config import ClientConfig
+from airflow_provider_oktopost._core.throttle import budget_for, reset_registry
 from airflow_provider_oktopost.exceptions import OktopostBudgetWaitError
 
 HOST = "https://api.oktopost.com/v2"
@@ -70,8 +70,8 @@ def test_a_deferral_for_a_turn_says_the_minute_is_full(caplog: pytest.LogCapture
 
 def test_a_block_another_process_recorded_says_when_its_429_came(tmp_path: Path) -> None:
     code = (
-        "import sys; from airflow_provider_oktopost.core.budget.settings import BudgetSettings; "
-        "from airflow_provider_oktopost.core.throttle import budget_for; "
+        "import sys; from airflow_provider_oktopost._core.budget.settings import BudgetSettings; "
+        "from airflow_provider_oktopost._core.throttle import budget_for; "
         f"b = budget_for({HOST!r}, '001other', 50, BudgetSettings(directory=sys.argv[1])); "
         "b.reserve(60); b.block(600); import time; print(time.time())"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost._core import clock
 
 
 @pytest.fixture

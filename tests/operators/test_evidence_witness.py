@@ -1,7 +1,7 @@
 """Issue 19: when the core tells a try's evidence that a write may leave, and how it was answered.
 
 The hook runs against the sandbox over HTTP with a ``Witness`` that writes down what it is told (the same
-protocol the operators' :class:`~airflow_provider_oktopost.operators.evidence.TryEvidence` implements).
+protocol the operators' :class:`~airflow_provider_oktopost.operators._evidence.TryEvidence` implements).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from operator_support import CNAME, LIST
 
-from airflow_provider_oktopost.core.wire import ApiRequest
+from airflow_provider_oktopost._core.wire import ApiRequest
 from airflow_provider_oktopost.exceptions import OktopostBudgetWaitError, OktopostNotFoundError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.testing import Fault, OktopostSandbox

@@ -12,7 +12,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from operator_support import CNAME, LIST, ONE, ctx
 from support import SimClock
 
-from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost._core import clock
 from airflow_provider_oktopost.exceptions import OktopostRateLimitError
 from airflow_provider_oktopost.operators.oktopost import (
     MAX_RATE_LIMIT_DEFERRALS,

@@ -147,7 +147,7 @@ def test_modules_stay_light_to_import() -> None:
         "import sys; import airflow_provider_oktopost.operators.oktopost; "
         "import airflow_provider_oktopost.sensors.oktopost; "
         "print(sorted(m for m in ('requests', 'airflow_provider_oktopost.triggers.oktopost', "
-        "'airflow_provider_oktopost.core.transports') if m in sys.modules))"
+        "'airflow_provider_oktopost._core.transports') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120

@@ -21,8 +21,8 @@ import pytest
 from isolation_workers import calls_on
 from support import SimClock
 
-from airflow_provider_oktopost.core import throttle
-from airflow_provider_oktopost.core.budget.local_disk import LocalDiskStore
+from airflow_provider_oktopost._core import throttle
+from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
 from airflow_provider_oktopost.exceptions import OktopostRateLimitError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.testing import OktopostSandbox
@@ -127,7 +127,7 @@ def test_processes_sharing_the_store_keep_accounts_apart(
 ) -> None:
     """Real processes, one store (the machine-wide SQLite file, the default): A's processes are held back
     by a 429 block another process recorded; B's process, at the same time, never waits and never sees a
-    block. (The Redis store keys accounts the same way: ``core.budget`` keys every entry by account.)"""
+    block. (The Redis store keys accounts the same way: ``_core.budget`` keys every entry by account.)"""
     sandbox = oktopost_sandbox
     for account in (A, B):
         sandbox.add_account(*account)
@@ -142,7 +142,7 @@ def test_processes_sharing_the_store_keep_accounts_apart(
     sandbox.block_account(A[0], 600)
     throttle.reset_registry()
     blocked = json.loads(conn_a)["extra"]
-    from airflow_provider_oktopost.core.budget.settings import BudgetSettings
+    from airflow_provider_oktopost._core.budget.settings import BudgetSettings
 
     settings = BudgetSettings(store=blocked["budget_store"], directory=blocked["budget_dir"], window=3)
     throttle.budget_for(sandbox.base_url, A[0], 4, settings).block(600)

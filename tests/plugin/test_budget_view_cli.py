@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from airflow_provider_oktopost.core.budget.settings import BudgetSettings
-from airflow_provider_oktopost.core.throttle import budget_for, reset_registry
+from airflow_provider_oktopost._core.budget.settings import BudgetSettings
+from airflow_provider_oktopost._core.throttle import budget_for, reset_registry
 
 
 def _run(budget_dir: Path, *args: str) -> str:

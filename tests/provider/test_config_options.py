@@ -26,11 +26,11 @@ import jsonschema
 import pytest
 
 import airflow_provider_oktopost
-from airflow_provider_oktopost.config_options import OPTIONS, SECTION
-from airflow_provider_oktopost.core import config as core_config
-from airflow_provider_oktopost.core.budget import settings
+from airflow_provider_oktopost._core import config as core_config
+from airflow_provider_oktopost._core.budget import settings
+from airflow_provider_oktopost._core.config_options import OPTIONS, SECTION
 from airflow_provider_oktopost.get_provider_info import get_provider_info
-from airflow_provider_oktopost.triggers import watch_state
+from airflow_provider_oktopost.triggers import _watch_state as watch_state
 
 PACKAGE = Path(airflow_provider_oktopost.__file__).parent
 DEPLOYING = PACKAGE.parent / "docs" / "deploying.md"
@@ -38,8 +38,8 @@ DEPLOYING = PACKAGE.parent / "docs" / "deploying.md"
 #: Every function that calls ``airflow_option``, and how this test runs it: what it returns with the
 #: ``[oktopost]`` options as they are. The AST scan below must find exactly these.
 READERS: dict[tuple[str, str], Callable[[], Any]] = {
-    ("core/config.py", "budget_settings"): lambda: core_config.budget_settings("oktopost_default", {}),
-    ("triggers/watch_state.py", "default_state_dir"): watch_state.default_state_dir,
+    ("_core/config.py", "budget_settings"): lambda: core_config.budget_settings("oktopost_default", {}),
+    ("triggers/_watch_state.py", "default_state_dir"): watch_state.default_state_dir,
 }
 
 

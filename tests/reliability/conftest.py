@@ -19,7 +19,7 @@ import pytest
 from reliability_support import RESULTS, Results, set_connection, write_results
 from support import SimClock
 
-from airflow_provider_oktopost.core import throttle
+from airflow_provider_oktopost._core import throttle
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 REPO = Path(__file__).resolve().parents[2]

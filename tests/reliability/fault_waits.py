@@ -60,7 +60,7 @@ class WaitLog:
     def install(self, monkeypatch: pytest.MonkeyPatch) -> WaitLog:
         import airflow.sdk.bases.sensor as sensor_module
 
-        from airflow_provider_oktopost.core import clock
+        from airflow_provider_oktopost._core import clock
 
         sim = self.sim
 

@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_oktopost.core import operations as ops
-from airflow_provider_oktopost.core.config import ClientConfig
-from airflow_provider_oktopost.core.driver import run_sync
-from airflow_provider_oktopost.core.interpret import interpret, parse_retry_after
-from airflow_provider_oktopost.core.retry import RetryPolicy
-from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, TransportFailure
+from airflow_provider_oktopost._core import operations as ops
+from airflow_provider_oktopost._core.config import ClientConfig
+from airflow_provider_oktopost._core.driver import run_sync
+from airflow_provider_oktopost._core.interpret import interpret, parse_retry_after
+from airflow_provider_oktopost._core.retry import RetryPolicy
+from airflow_provider_oktopost._core.wire import ApiRequest, ApiResponse, TransportFailure
 from airflow_provider_oktopost.exceptions import OktopostError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.models import Integration, Me, parse_datetime
@@ -145,7 +145,7 @@ def _operations() -> list[Any]:
 
 @pytest.fixture
 def quiet_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_provider_oktopost.core import clock, throttle
+    from airflow_provider_oktopost._core import clock, throttle
 
     monkeypatch.setattr(clock, "sleep", lambda seconds: None)
     throttle.reset_registry()

@@ -28,8 +28,8 @@ import pytest
 from reliability_support import Results
 from support import SimClock, load_example
 
-from airflow_provider_oktopost.core import config as core_config
-from airflow_provider_oktopost.core.retry import RetryPolicy
+from airflow_provider_oktopost._core import config as core_config
+from airflow_provider_oktopost._core.retry import RetryPolicy
 from airflow_provider_oktopost.testing import CHAOS_KINDS, Fault, OktopostSandbox
 from airflow_provider_oktopost.testing.dagrun import run_dag, task_states, xcom, xcoms
 from airflow_provider_oktopost.testing.faults import LoggedRequest, chaos_fault

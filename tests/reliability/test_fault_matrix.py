@@ -24,9 +24,9 @@ from fault_waits import BACKOFF, DEFERRAL, Wait, WaitLog, summary, wait_until
 from reliability_support import Results, set_connection
 from support import SimClock
 
-from airflow_provider_oktopost.core import config as core_config
-from airflow_provider_oktopost.core.exactly_once import LOST_CREATE_LOOKS
-from airflow_provider_oktopost.core.retry import RetryPolicy
+from airflow_provider_oktopost._core import config as core_config
+from airflow_provider_oktopost._core.exactly_once import LOST_CREATE_LOOKS
+from airflow_provider_oktopost._core.retry import RetryPolicy
 from airflow_provider_oktopost.testing import OktopostSandbox
 from airflow_provider_oktopost.triggers.oktopost import SETTLE_SECONDS
 

@@ -20,7 +20,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow.sdk import DAG
 from support import SimClock
 
-from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost._core import clock
 from airflow_provider_oktopost.operators.oktopost import OktopostConnectIntegrationOperator
 from airflow_provider_oktopost.sensors.oktopost import OktopostIntegrationSensor
 from airflow_provider_oktopost.testing import Fault, OktopostSandbox

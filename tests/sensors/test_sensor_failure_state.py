@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 
-from airflow_provider_oktopost.operators.try_records import RECORD_PREFIX
+from airflow_provider_oktopost.operators._try_records import RECORD_PREFIX
 from airflow_provider_oktopost.sensors.oktopost import OktopostIntegrationSensor
 from airflow_provider_oktopost.testing import Fault, OktopostSandbox
 from airflow_provider_oktopost.testing.dagrun import run_dag, task_states

@@ -1,4 +1,4 @@
-"""The triggers against the sandbox over real HTTP; time is faked through ``core.clock`` only."""
+"""The triggers against the sandbox over real HTTP; time is faked through ``_core.clock`` only."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import pytest
 from support import SimClock
 
 from airflow_provider_oktopost.testing import Fault, OktopostSandbox
-from airflow_provider_oktopost.triggers import poller as poller_mod
+from airflow_provider_oktopost.triggers import _poller as poller_mod
 from airflow_provider_oktopost.triggers.oktopost import OktopostIntegrationTrigger
 
 GET_ONE = r"/v2/integration/[^/]+"

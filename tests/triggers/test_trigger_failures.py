@@ -1,7 +1,7 @@
 """Issue 10: a trigger that fails for a reason that is not the integration's stays retryable, a run of
 transient failures is bounded, and the deadline does not wait for the poller.
 
-Against the sandbox over real HTTP; the persistent-failure case fakes time through ``core.clock`` only, the
+Against the sandbox over real HTTP; the persistent-failure case fakes time through ``_core.clock`` only, the
 stuck-poller case runs on real time (a read the sandbox holds for seconds, a deadline one second away).
 """
 

@@ -18,7 +18,7 @@ from support import SimClock
 from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
 from airflow_provider_oktopost.testing import OktopostSandbox
 from airflow_provider_oktopost.triggers import watcher as watcher_module
-from airflow_provider_oktopost.triggers.watch_state import AssetStateStore
+from airflow_provider_oktopost.triggers._watch_state import AssetStateStore
 from airflow_provider_oktopost.triggers.watcher import OktopostIntegrationChangeTrigger
 
 LIST = r"/v2/integration"

@@ -22,9 +22,9 @@ import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_oktopost.core.budget.rules import ADDITIONS_KEPT, DAY, Grant
-from airflow_provider_oktopost.core.budget.settings import redact, scrub
-from airflow_provider_oktopost.core.budget.snapshot import INDEX_NAME, AccountState, checked_notes
+from airflow_provider_oktopost._core.budget.rules import ADDITIONS_KEPT, DAY, Grant
+from airflow_provider_oktopost._core.budget.settings import redact, scrub
+from airflow_provider_oktopost._core.budget.snapshot import INDEX_NAME, AccountState, checked_notes
 from airflow_provider_oktopost.exceptions import OktopostConfigError
 
 if TYPE_CHECKING:
@@ -261,7 +261,7 @@ class RedisStore:
     def clear(self) -> None:
         """Forget every account: deletes this provider's keys only (tests, on a server they started).
 
-        Never called by :func:`~airflow_provider_oktopost.core.throttle.reset_registry` or the pytest
+        Never called by :func:`~airflow_provider_oktopost._core.throttle.reset_registry` or the pytest
         plugin: the only path that scans the keyspace.
         """
         client = self._redis()

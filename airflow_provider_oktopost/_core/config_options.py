@@ -2,9 +2,9 @@
 
 :func:`~airflow_provider_oktopost.get_provider_info.get_provider_info` declares :data:`OPTIONS` under
 ``config`` (so ``airflow config list`` shows them with their defaults and descriptions), and
-:func:`~airflow_provider_oktopost.core.budget.settings.airflow_option`, the one reader of the section,
+:func:`~airflow_provider_oktopost._core.budget.settings.airflow_option`, the one reader of the section,
 refuses a name that is not declared here, so the list cannot drift from what the code reads. The numeric
-defaults of :mod:`~airflow_provider_oktopost.core.budget.settings` are taken from here too.
+defaults of :mod:`~airflow_provider_oktopost._core.budget.settings` are taken from here too.
 
 Imports nothing: ``get_provider_info`` runs in every Airflow CLI command.
 """

@@ -11,8 +11,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from airflow_provider_oktopost.config_options import OPTIONS as DECLARED
-from airflow_provider_oktopost.config_options import SECTION
+from airflow_provider_oktopost._core.config_options import OPTIONS as DECLARED
+from airflow_provider_oktopost._core.config_options import SECTION
 
 # The defaults are those declared for Airflow's ``[oktopost]`` section (one list: config_options).
 #: Oktopost's documented limits (see the API facts): 60 calls a minute, 20,000 a day, reset 00:00 UTC.
@@ -152,11 +152,13 @@ def airflow_option(name: str) -> str | None:
     """``[oktopost] <name>`` from Airflow's configuration (or ``AIRFLOW__OKTOPOST__<NAME>``), if set.
 
     The one reader of the section: ``name`` must be declared in
-    :data:`~airflow_provider_oktopost.config_options.OPTIONS`, so that ``airflow config list`` shows every
-    option the provider reads.
+    :data:`~airflow_provider_oktopost._core.config_options.OPTIONS`, so that ``airflow config list`` shows
+    every option the provider reads.
     """
     if name not in DECLARED:
-        raise KeyError(f"[{SECTION}] {name} is not declared in airflow_provider_oktopost.config_options")
+        raise KeyError(
+            f"[{SECTION}] {name} is not declared in airflow_provider_oktopost._core.config_options"
+        )
     value = os.environ.get(f"AIRFLOW__{SECTION.upper()}__{name.upper()}")
     if value not in (None, ""):
         return value

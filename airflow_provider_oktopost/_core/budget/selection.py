@@ -23,7 +23,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from airflow_provider_oktopost.core.budget.settings import AUTO, BudgetSettings, redact
+from airflow_provider_oktopost._core.budget.settings import AUTO, BudgetSettings, redact
 
 log = logging.getLogger("airflow_provider_oktopost.budget")
 #: Which store choices this process has announced in its log (once each; emptied by the registry's reset).

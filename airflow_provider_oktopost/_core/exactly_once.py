@@ -15,7 +15,7 @@ for the record has not found it:
 What this cannot promise: a create the server commits after every look (later than the request timeout plus
 the looks) is not seen, and the re-sent one makes a second record.
 
-Sans-IO like the rest of :mod:`airflow_provider_oktopost.core`: the steps are generators the caller supplies
+Sans-IO like the rest of :mod:`airflow_provider_oktopost._core`: the steps are generators the caller supplies
 (``send`` and ``look``), and waits are yielded as :class:`~.wire.Sleep`.
 """
 
@@ -25,12 +25,12 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from airflow_provider_oktopost.core.wire import Sleep
+from airflow_provider_oktopost._core.wire import Sleep
 from airflow_provider_oktopost.exceptions import OktopostApiError, OktopostError
 
 if TYPE_CHECKING:
-    from airflow_provider_oktopost.core.config import ClientConfig
-    from airflow_provider_oktopost.core.operations import Op
+    from airflow_provider_oktopost._core.config import ClientConfig
+    from airflow_provider_oktopost._core.operations import Op
 
 log = logging.getLogger("airflow_provider_oktopost")
 

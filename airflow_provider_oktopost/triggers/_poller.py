@@ -47,19 +47,18 @@ import math
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from airflow_provider_oktopost import observe
-from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.throttle import budget_for
+from airflow_provider_oktopost._core import clock, observe
+from airflow_provider_oktopost._core.throttle import budget_for
 from airflow_provider_oktopost.exceptions import OktopostBudgetWaitError, OktopostRateLimitError
-from airflow_provider_oktopost.triggers.listener import Listener
-from airflow_provider_oktopost.triggers.listing import Lister
-from airflow_provider_oktopost.triggers.reading import WAKE, Reading
-from airflow_provider_oktopost.triggers.waiter import Waiter
+from airflow_provider_oktopost.triggers._listener import Listener
+from airflow_provider_oktopost.triggers._listing import Lister
+from airflow_provider_oktopost.triggers._reading import WAKE, Reading
+from airflow_provider_oktopost.triggers._waiter import Waiter
 
 if TYPE_CHECKING:
     import httpx
 
-    from airflow_provider_oktopost.core.config import ClientConfig
+    from airflow_provider_oktopost._core.config import ClientConfig
     from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
 
 log = logging.getLogger("airflow_provider_oktopost.poller")

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_oktopost.core.config import ClientConfig, config_from_fields
+from airflow_provider_oktopost._core.config import ClientConfig, config_from_fields
 
 PARTNER_URL = "https://reseller.oktopost.com"
 

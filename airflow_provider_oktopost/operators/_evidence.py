@@ -8,7 +8,7 @@ before). The rule (``docs/operators.md``, "Retries, Clear and killed tasks"):
 
 - **What is recorded.** A try records ``sent`` ("may have been sent") only when a write may really leave:
   after the call budget granted it, right before it is handed to the transport (the core tells the
-  :class:`TryEvidence` through :class:`~airflow_provider_oktopost.core.operations.Witness`). A budget wait, a
+  :class:`TryEvidence` through :class:`~airflow_provider_oktopost._core.operations.Witness`). A budget wait, a
   refusal before sending, or a connection refused records nothing. Once the outcome is known it is recorded
   as what it is: ``done`` (with the result) on success; ``refused`` when every write this try sent got a
   definite "no" (a 4xx, ``Result: false``, a 429); an answer that may hide a success (a timeout, a dropped
@@ -29,14 +29,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost._core import clock
 from airflow_provider_oktopost.exceptions import OktopostError
-from airflow_provider_oktopost.operators.try_records import TryRecord, record_for
+from airflow_provider_oktopost.operators._try_records import TryRecord, record_for
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from airflow_provider_oktopost.core.wire import ApiRequest
+    from airflow_provider_oktopost._core.wire import ApiRequest
     from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 
 log = logging.getLogger("airflow_provider_oktopost.tries")
@@ -137,7 +137,7 @@ class TryEvidence:
         """Seconds an earlier try's create, which may have left (``sent``), could still take to commit.
 
         A server may commit a request up to one request ``timeout`` after it arrived (the rule of
-        :mod:`~airflow_provider_oktopost.core.exactly_once`); a try that finds nothing before then looks
+        :mod:`~airflow_provider_oktopost._core.exactly_once`); a try that finds nothing before then looks
         again after it, instead of sending a second create. ``0`` when there is nothing to wait for.
         """
         sent_at = (self.earlier or {}).get("sent_at")

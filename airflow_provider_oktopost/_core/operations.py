@@ -13,14 +13,13 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from airflow_provider_oktopost import observe
-from airflow_provider_oktopost.core import clock, wire
-from airflow_provider_oktopost.core.budget.rules import Grant
-from airflow_provider_oktopost.core.config import ClientConfig
-from airflow_provider_oktopost.core.exactly_once import UnknownOutcome, create_exactly_once
-from airflow_provider_oktopost.core.interpret import DEFAULT_RATE_LIMIT_BLOCK, interpret
-from airflow_provider_oktopost.core.throttle import AccountBudget, StoreStep, budget_for
-from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
+from airflow_provider_oktopost._core import clock, observe, wire
+from airflow_provider_oktopost._core.budget.rules import Grant
+from airflow_provider_oktopost._core.config import ClientConfig
+from airflow_provider_oktopost._core.exactly_once import UnknownOutcome, create_exactly_once
+from airflow_provider_oktopost._core.interpret import DEFAULT_RATE_LIMIT_BLOCK, interpret
+from airflow_provider_oktopost._core.throttle import AccountBudget, StoreStep, budget_for
+from airflow_provider_oktopost._core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
 from airflow_provider_oktopost.exceptions import (
     OktopostApiError,
     OktopostBudgetWaitError,
@@ -79,7 +78,7 @@ MAX_PAGES = 10_000
 class Witness(Protocol):
     """Told about every attempt :func:`call` makes: how a task keeps evidence of what its try sent.
 
-    The operators' rule for tries (:mod:`airflow_provider_oktopost.operators.evidence`) needs to know the
+    The operators' rule for tries (:mod:`airflow_provider_oktopost.operators._evidence`) needs to know the
     moment a write may really leave (after the budget granted it, right before it is handed to the
     transport) and whether the answer to it was definite; nothing else sees that moment.
     """

@@ -12,9 +12,9 @@ import asyncio
 import math
 from dataclasses import dataclass, field
 
-from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost._core import clock
 from airflow_provider_oktopost.models import Integration
-from airflow_provider_oktopost.triggers.reading import WAKE, Reading, Verdict, _Wake, judge
+from airflow_provider_oktopost.triggers._reading import WAKE, Reading, Verdict, _Wake, judge
 
 
 @dataclass(eq=False)

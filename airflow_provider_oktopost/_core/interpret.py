@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, TransportFailure
+from airflow_provider_oktopost._core.wire import ApiRequest, ApiResponse, TransportFailure
 from airflow_provider_oktopost.exceptions import (
     OktopostApiError,
     OktopostAuthError,

@@ -21,15 +21,15 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from airflow_provider_oktopost.core.operations import FULL_PAGE, next_page
+from airflow_provider_oktopost._core.operations import FULL_PAGE, next_page
 from airflow_provider_oktopost.exceptions import PERMANENT_ERRORS, TRANSIENT_ERRORS, OktopostAuthError
 from airflow_provider_oktopost.models import Integration
 
 if TYPE_CHECKING:
     from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
-    from airflow_provider_oktopost.triggers.listener import Listener
-    from airflow_provider_oktopost.triggers.reading import Reading
-    from airflow_provider_oktopost.triggers.waiter import Waiter
+    from airflow_provider_oktopost.triggers._listener import Listener
+    from airflow_provider_oktopost.triggers._reading import Reading
+    from airflow_provider_oktopost.triggers._waiter import Waiter
 
 log = logging.getLogger("airflow_provider_oktopost.poller")
 

@@ -7,7 +7,7 @@ lived listings (integration and CNAME Ids), never a key or a secret.
 
 The file must be on a local disk: SQLite's locking is not reliable on network file systems, so a file on
 one (NFS, SMB, sshfs...) is refused with a warning naming the path and the fix, as a read-only or corrupted
-file is (the budget then steps down, see :mod:`airflow_provider_oktopost.core.throttle`). Across machines,
+file is (the budget then steps down, see :mod:`airflow_provider_oktopost._core.throttle`). Across machines,
 use the Redis store (:mod:`.redis_server`).
 """
 
@@ -19,9 +19,9 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.budget.rules import ADDITIONS_KEPT, Grant, day_of, merged_listing, plan
-from airflow_provider_oktopost.core.budget.snapshot import AccountState, checked_notes
+from airflow_provider_oktopost._core import clock
+from airflow_provider_oktopost._core.budget.rules import ADDITIONS_KEPT, Grant, day_of, merged_listing, plan
+from airflow_provider_oktopost._core.budget.snapshot import AccountState, checked_notes
 
 FILE_NAME = "budget.sqlite3"
 #: How long a process waits for another one's write lock before the store counts as unreachable.

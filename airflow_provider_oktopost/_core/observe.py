@@ -20,17 +20,16 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from airflow_provider_oktopost import metrics
-from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.budget.rules import DAY, Grant, day_of
-from airflow_provider_oktopost.core.budget.snapshot import WAITS_PREFIX
+from airflow_provider_oktopost._core import clock, metrics
+from airflow_provider_oktopost._core.budget.rules import DAY, Grant, day_of
+from airflow_provider_oktopost._core.budget.snapshot import WAITS_PREFIX
 
 if TYPE_CHECKING:
-    from airflow_provider_oktopost.core.config import ClientConfig
-    from airflow_provider_oktopost.core.throttle import AccountBudget
-    from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, TransportFailure
+    from airflow_provider_oktopost._core.config import ClientConfig
+    from airflow_provider_oktopost._core.throttle import AccountBudget
+    from airflow_provider_oktopost._core.wire import ApiRequest, ApiResponse, TransportFailure
     from airflow_provider_oktopost.exceptions import OktopostRateLimitError
-    from airflow_provider_oktopost.triggers.poller import AccountPoller
+    from airflow_provider_oktopost.triggers._poller import AccountPoller
 
 log = logging.getLogger("airflow_provider_oktopost.budget")
 
@@ -223,7 +222,7 @@ def waiting_line(budget: AccountBudget, what: str, why: str) -> str:
 
 
 def _budget_of(config: ClientConfig) -> AccountBudget:
-    from airflow_provider_oktopost.core.throttle import budget_for
+    from airflow_provider_oktopost._core.throttle import budget_for
 
     return budget_for(config.base_url, config.account_id, config.rate_limit_per_minute, config.budget)
 

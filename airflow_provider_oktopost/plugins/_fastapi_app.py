@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_oktopost.budget_view import accounts
-from airflow_provider_oktopost.plugins.page import render_page
+from airflow_provider_oktopost.plugins._page import render_page
 
 if TYPE_CHECKING:
     import fastapi

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_oktopost.core.budget.settings import OPTIONS, BudgetSettings, airflow_option
-from airflow_provider_oktopost.core.retry import RetryPolicy
-from airflow_provider_oktopost.core.throttle import DEFAULT_PER_MINUTE
+from airflow_provider_oktopost._core.budget.settings import OPTIONS, BudgetSettings, airflow_option
+from airflow_provider_oktopost._core.retry import RetryPolicy
+from airflow_provider_oktopost._core.throttle import DEFAULT_PER_MINUTE
 from airflow_provider_oktopost.exceptions import OktopostConfigError
 
 REGION_URLS = {"us": "https://api.oktopost.com/v2", "eu": "https://eu-api.oktopost.com/v2"}

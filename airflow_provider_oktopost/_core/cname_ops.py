@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow_provider_oktopost.core import wire
-from airflow_provider_oktopost.core.operations import (
+from airflow_provider_oktopost._core import wire
+from airflow_provider_oktopost._core.operations import (
     FULL_PAGE,
     Context,
     Op,

@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow_provider_oktopost.core import partner_wire
-from airflow_provider_oktopost.core.exactly_once import UnknownOutcome
-from airflow_provider_oktopost.core.operations import (
+from airflow_provider_oktopost._core import partner_wire
+from airflow_provider_oktopost._core.exactly_once import UnknownOutcome
+from airflow_provider_oktopost._core.operations import (
     FULL_PAGE,
     Context,
     Op,

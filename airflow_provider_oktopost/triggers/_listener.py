@@ -11,7 +11,7 @@ import asyncio
 import math
 from dataclasses import dataclass, field
 
-from airflow_provider_oktopost.core import clock
+from airflow_provider_oktopost._core import clock
 from airflow_provider_oktopost.models import Integration
 
 

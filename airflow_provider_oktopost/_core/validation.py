@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from airflow_provider_oktopost.core import wire
+from airflow_provider_oktopost._core import wire
 
 Check = Callable[[str, Any], Any]
 _PLAIN_SCALARS = (str, bytes, bool, int, float)

@@ -34,13 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from airflow_provider_oktopost import observe
-from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.budget.memory import MemoryStore
-from airflow_provider_oktopost.core.budget.rules import DAY, Grant
-from airflow_provider_oktopost.core.budget.selection import ANNOUNCED, announce, choose
-from airflow_provider_oktopost.core.budget.settings import BudgetSettings, scrub
-from airflow_provider_oktopost.core.budget.snapshot import AccountState
+from airflow_provider_oktopost._core import clock, observe
+from airflow_provider_oktopost._core.budget.memory import MemoryStore
+from airflow_provider_oktopost._core.budget.rules import DAY, Grant
+from airflow_provider_oktopost._core.budget.selection import ANNOUNCED, announce, choose
+from airflow_provider_oktopost._core.budget.settings import BudgetSettings, scrub
+from airflow_provider_oktopost._core.budget.snapshot import AccountState
 
 log = logging.getLogger("airflow_provider_oktopost.budget")
 HOUR = 3600.0
@@ -398,11 +397,11 @@ def _open(spec: str, settings: BudgetSettings) -> tuple[str, Store]:
         if spec == "memory":
             store = MemoryStore()
         elif spec == "local":
-            from airflow_provider_oktopost.core.budget.local_disk import LocalDiskStore
+            from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
 
             store = LocalDiskStore(settings.local_directory)
         else:
-            from airflow_provider_oktopost.core.budget.redis_server import RedisStore
+            from airflow_provider_oktopost._core.budget.redis_server import RedisStore
 
             store = RedisStore(spec)
         _stores[name] = store

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-log = logging.getLogger("airflow_provider_oktopost.metrics")
+log = logging.getLogger("airflow_provider_oktopost._core.metrics")
 
 
 @dataclass(frozen=True)

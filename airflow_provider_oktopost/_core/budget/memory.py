@@ -11,8 +11,8 @@ import threading
 from bisect import insort
 from dataclasses import dataclass, field
 
-from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.budget.rules import (
+from airflow_provider_oktopost._core import clock
+from airflow_provider_oktopost._core.budget.rules import (
     ADDITIONS_KEPT,
     Grant,
     day_of,
@@ -20,7 +20,7 @@ from airflow_provider_oktopost.core.budget.rules import (
     merged_listing,
     plan,
 )
-from airflow_provider_oktopost.core.budget.snapshot import AccountState, checked_notes
+from airflow_provider_oktopost._core.budget.snapshot import AccountState, checked_notes
 
 
 @dataclass

@@ -137,7 +137,7 @@ class AssetStateStore:
 
 def default_state_dir() -> Path:
     """``[oktopost] watcher_state_dir``, or ``$AIRFLOW_HOME/oktopost/watcher-state``."""
-    from airflow_provider_oktopost.core.budget.settings import airflow_option
+    from airflow_provider_oktopost._core.budget.settings import airflow_option
 
     configured = airflow_option("watcher_state_dir")
     if configured:

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from airflow_provider_oktopost import __version__
-from airflow_provider_oktopost.core.config import ClientConfig
-from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, TransportFailure
+from airflow_provider_oktopost._core.config import ClientConfig
+from airflow_provider_oktopost._core.wire import ApiRequest, ApiResponse, TransportFailure
 
 if TYPE_CHECKING:
     import ssl

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from airflow_provider_oktopost.core.wire import ApiRequest, require_id, require_page
+from airflow_provider_oktopost._core.wire import ApiRequest, require_id, require_page
 from airflow_provider_oktopost.partner_models import NewAccount
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from airflow_provider_oktopost.core import clock
-from airflow_provider_oktopost.core.operations import Op
-from airflow_provider_oktopost.core.throttle import StoreStep
-from airflow_provider_oktopost.core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
+from airflow_provider_oktopost._core import clock
+from airflow_provider_oktopost._core.operations import Op
+from airflow_provider_oktopost._core.throttle import StoreStep
+from airflow_provider_oktopost._core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
 from airflow_provider_oktopost.exceptions import OktopostError
 
 #: The result of the operation a driver runs.
