@@ -59,7 +59,7 @@ def main() -> int:
             "New integrations start 'invalid' and become 'valid' after 8 seconds, like a real domain check."
         )
 
-        step(f"Migrating a throwaway Airflow metadata database in {home}")
+        step(f"Migrating a throwaway Airflow metadata database (SQLite, in a temporary {home.name})")
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
 
         step(f"Running example_oktopost_onboarding with dag.test() for the host name {HOST}")

@@ -61,6 +61,15 @@ def test_make_demo_prints_the_story_and_no_warning() -> None:
     assert "second run: success; POST requests sent: 0" in output
 
 
+def test_the_readme_shows_a_demo_run_without_warnings() -> None:
+    """The README's copy of a ``make demo`` run (between its markers) is a whole, successful run."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- make-demo-output -->", 1)[1].split("<!-- /make-demo-output -->", 1)[0]
+    assert "$ make demo" in block and "==> Demo succeeded" in block
+    assert "second run: success; POST requests sent: 0" in block
+    assert not [line for line in block.splitlines() if WARNING_LINE.search(line)]
+
+
 def test_the_warning_check_can_fail() -> None:
     """The pattern catches the lines the demo used to print (copied from a run before the fix)."""
     before = [
