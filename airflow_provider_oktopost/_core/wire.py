@@ -1,25 +1,33 @@
 """What travels on the wire: request and reply values, and the builders for every endpoint.
 
 Builders validate their arguments before anything is sent, with a ``ValueError`` that names the parameter,
-and percent-encode path segments so that no value can change which URL is called.
+and percent-encode path segments so that no value can change which URL is called. The value checks
+themselves live in :mod:`.validation` (the operators run them at DAG parse time without importing this
+module); they are re-exported here under their old names.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from airflow_provider_oktopost._core.validation import (
+    STATES,
+    STATUSES,
+    _shown,
+    encode_payload,
+    encode_settings,
+    require_action_name,
+    require_choice,
+    require_host_name,
+    require_id,
+    require_type,
+)
+
 PAGE_SIZES = (25, 50, 100)
-STATES = ("active", "disabled")
-STATUSES = ("valid", "invalid")
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_TYPE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_SETTING_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-_RESERVED_FORM_KEYS = frozenset({"type", "cnameId", "state"})
 
 
 @dataclass(frozen=True)
@@ -70,34 +78,6 @@ class Sleep:
     seconds: float
 
 
-def require_id(name: str, value: object) -> str:
-    """An Oktopost ID: non-empty letters, digits, ``-`` and ``_`` only (so it cannot alter the URL path)."""
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-        raise ValueError(
-            f"{name} must be a non-empty Oktopost ID of letters, digits, '-' and '_' "
-            f"(at most 128 characters), got {_shown(value)}"
-        )
-    return value
-
-
-def require_type(name: str, value: object) -> str:
-    """An integration type such as ``cd`` or ``facebook``; unknown types are allowed, odd characters not."""
-    if not isinstance(value, str) or not _TYPE_RE.fullmatch(value):
-        raise ValueError(
-            f"{name} must be an integration type such as 'cd', 'ga', 'pardot', 'netresults', 'mautic' or "
-            f"'facebook' (letters, digits, '.', '_', '-'), got {_shown(value)}"
-        )
-    return value
-
-
-def require_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
-    """``value`` if it is one of ``choices``, else a ``ValueError`` naming the parameter."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {_shown(value)}")
-    assert isinstance(value, str)
-    return value
-
-
 def require_page(page: object, count: object) -> tuple[int, int]:
     """Checked ``(page, count)``: a page >= 0 and one of the page sizes the API accepts."""
     if isinstance(page, bool) or not isinstance(page, int) or page < 0:
@@ -106,44 +86,6 @@ def require_page(page: object, count: object) -> tuple[int, int]:
         raise ValueError(f"count must be one of {PAGE_SIZES} (the API's page sizes), got {_shown(count)}")
     assert isinstance(count, int)
     return page, count
-
-
-def encode_settings(settings: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
-    """Form fields for type-specific settings: dicts and lists as JSON strings, booleans as 0/1."""
-    if settings is None:
-        return ()
-    if not isinstance(settings, Mapping):
-        raise ValueError(f"settings must be a mapping of setting name to value, got {_shown(settings)}")
-    fields: list[tuple[str, str]] = []
-    for key, value in settings.items():
-        if not isinstance(key, str) or not _SETTING_KEY_RE.fullmatch(key):
-            raise ValueError(f"settings key {_shown(key)} must be an identifier such as 'trackingId'")
-        if key in _RESERVED_FORM_KEYS:
-            raise ValueError(f"settings key {key!r} is reserved: pass it as its own argument")
-        fields.append((key, _encode_value(f"settings[{key!r}]", value)))
-    return tuple(fields)
-
-
-def _encode_value(name: str, value: object) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, Mapping | list | tuple):
-        try:
-            return json.dumps(value, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} must be JSON-serialisable: {exc}") from None
-    raise ValueError(f"{name} must be a string, number, boolean, list or dict, got {type(value).__name__}")
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _segment(value: str) -> str:
@@ -210,80 +152,6 @@ def delete_request(integration_id: str) -> ApiRequest:
 
 # ---- CNAMEs and integration actions --------------------------------------------------------------------
 
-_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_ACTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}(?:\.[A-Za-z][A-Za-z0-9_]{0,63}){1,3}$")
-
-
-def require_host_name(name: str, value: object) -> str:
-    """A host name for a CNAME record, such as ``links.example.com``; returned lower-cased.
-
-    A real DNS name: at least two dot-separated labels of letters, digits and inner hyphens (1 to 63
-    characters each, 253 in all), a top-level label that is not all digits (so no IP address), and nothing
-    around it: no scheme (``https://``), path, query, port or user. One trailing dot (the DNS root) is
-    dropped. International names must be given in their ASCII (``xn--``) form.
-    """
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a host name such as 'links.example.com', got {_shown(value)}")
-    problem = _host_problem(value)
-    if problem:
-        raise ValueError(
-            f"{name} must be a bare host name such as 'links.example.com' ({problem}), got {_shown(value)}"
-        )
-    return value.lower().removesuffix(".")
-
-
-def _host_problem(value: str) -> str | None:
-    if "://" in value:
-        return "no scheme such as https://"
-    if any(ch in value for ch in "/?#"):
-        return "no path or query"
-    if "@" in value:
-        return "no user name"
-    if ":" in value:
-        return "no port"
-    if not value.isascii():
-        return "international names in their xn-- form"
-    host = value.lower().removesuffix(".")
-    labels = host.split(".")
-    if len(host) > 253:
-        return "at most 253 characters"
-    if len(labels) < 2:
-        return "at least two labels, such as example.com"
-    bad = next((label for label in labels if not _LABEL_RE.fullmatch(label)), None)
-    if bad is not None:
-        return (
-            f"label {bad!r} must be 1 to 63 letters, digits or inner hyphens"
-            if bad
-            else "no empty label (two dots in a row, or a leading dot)"
-        )
-    if labels[-1].isdigit():
-        return "not an IP address"
-    return None
-
-
-def require_action_name(name: str, value: object) -> str:
-    """An integration action such as ``contact.getByEmail``: dot-separated identifiers (2 to 4 parts)."""
-    if not isinstance(value, str) or not _ACTION_RE.fullmatch(value):
-        raise ValueError(
-            f"{name} must be an integration action such as 'contact.getByEmail', 'lead.getByEmail' or "
-            f"'lead.search' (dot-separated names), got {_shown(value)}"
-        )
-    return value
-
-
-def encode_payload(name: str, value: object) -> str:
-    """An action payload as the API wants it: a JSON object in a string (a dict, or a string holding one)."""
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            raise ValueError(f"{name} must be a dict or a string holding a JSON object") from None
-    else:
-        parsed = value
-    if not isinstance(parsed, Mapping):
-        raise ValueError(f"{name} must be a JSON object (a dict), got {type(parsed).__name__}")
-    return _encode_value(name, dict(parsed))
-
 
 def cname_list_request(page: int = 0, count: int = 25) -> ApiRequest:
     """``GET /v2/cname``: one page of the account's CNAMEs."""
@@ -345,3 +213,36 @@ def is_read_action(action_name: str) -> bool:
     """
     verb = require_action_name("action_name", action_name).rsplit(".", 1)[-1]
     return bool(_READ_VERB_RE.fullmatch(verb)) and not _WRITE_WORD_RE.search(verb)
+
+
+# The value checks live in .validation; they are part of this module's names for the builders' callers.
+__all__ = [
+    "PAGE_SIZES",
+    "STATES",
+    "STATUSES",
+    "ApiRequest",
+    "ApiResponse",
+    "Sleep",
+    "TransportFailure",
+    "action_request",
+    "cname_create_request",
+    "cname_delete_request",
+    "cname_get_request",
+    "cname_list_request",
+    "cname_update_request",
+    "connect_request",
+    "delete_request",
+    "encode_payload",
+    "encode_settings",
+    "get_request",
+    "is_read_action",
+    "list_request",
+    "me_request",
+    "require_action_name",
+    "require_choice",
+    "require_host_name",
+    "require_id",
+    "require_page",
+    "require_type",
+    "update_request",
+]

@@ -7,7 +7,7 @@ so creating one in a DAG file costs nothing; the connection is looked up on firs
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import cached_property
@@ -20,6 +20,7 @@ from airflow_provider_oktopost._core import operations as ops
 from airflow_provider_oktopost._core.config import ClientConfig, config_from_fields, normalize_extras
 from airflow_provider_oktopost._core.driver import run_sync
 from airflow_provider_oktopost._core.operations import Op
+from airflow_provider_oktopost._core.validation import HOOK_PARAMS, check_hook_params
 from airflow_provider_oktopost.exceptions import OktopostError
 from airflow_provider_oktopost.models import ActionResult, Cname, CnamePage, Integration, IntegrationPage, Me
 
@@ -277,34 +278,6 @@ class OktopostHook(BaseHook):
             ),
             "timeout": StringField(lazy_gettext("Timeout (seconds)"), validators=[Optional()]),
         }
-
-
-#: What ``hook_params`` may set, on every operator and the sensor (worker hook and triggerer client alike).
-HOOK_PARAMS = ("timeout", "max_retries")
-
-
-def check_hook_params(hook_params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Check an operator's or the sensor's ``hook_params`` at parse time; returns them as a plain dict.
-
-    Only ``timeout`` (seconds per request, > 0) and ``max_retries`` (whole number >= 0) are accepted: they
-    must reach the client in the triggerer as well, so they must be plain JSON values.
-    """
-    if hook_params is None:
-        return {}
-    if not isinstance(hook_params, Mapping):
-        raise ValueError(f"hook_params must be a dict, got {type(hook_params).__name__}")
-    unknown = sorted(set(hook_params) - set(HOOK_PARAMS))
-    if unknown:
-        raise ValueError(f"hook_params: unknown key(s) {unknown}; accepted: {list(HOOK_PARAMS)}")
-    timeout = hook_params.get("timeout")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
-    ):
-        raise ValueError(f"hook_params['timeout'] must be a positive number of seconds, got {timeout!r}")
-    retries = hook_params.get("max_retries")
-    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
-        raise ValueError(f"hook_params['max_retries'] must be a whole number >= 0, got {retries!r}")
-    return {key: value for key, value in hook_params.items() if value is not None}
 
 
 def _mask(config: ClientConfig) -> None:

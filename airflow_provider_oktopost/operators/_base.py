@@ -24,19 +24,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
-from airflow_provider_oktopost._core import clock, observe
-from airflow_provider_oktopost._core.validation import Check, validate_arguments
-from airflow_provider_oktopost.exceptions import (
-    PERMANENT_ERRORS,
-    OktopostBudgetWaitError,
-    OktopostRateLimitError,
-)
-from airflow_provider_oktopost.hooks.oktopost import OktopostHook, check_hook_params
-from airflow_provider_oktopost.operators._evidence import TryEvidence
+from airflow_provider_oktopost._core.validation import Check, check_hook_params, validate_arguments
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_oktopost.exceptions import OktopostRateLimitError
+    from airflow_provider_oktopost.hooks.oktopost import OktopostHook
+    from airflow_provider_oktopost.operators._evidence import TryEvidence
+
+# The DAG-parse path (see ``tests/operators/test_parse_time_imports.py``): defining and constructing an
+# operator needs only this module, the argument checks and Airflow's own classes. The hook, the transport
+# core, the models and the evidence of tries are imported where the work happens.
+
+#: The connection id used when none is given (``OktopostHook.default_conn_name``, without importing the hook).
+DEFAULT_CONN_ID = "oktopost_default"
 #: How many times one task try sits out a rate-limit block before it gives up and fails (retryably).
 MAX_RATE_LIMIT_DEFERRALS = 3
 #: Extra time Airflow grants a rate-limit wait before it declares the deferral timed out (a backstop only:
@@ -66,7 +68,7 @@ class OktopostBaseOperator(BaseOperator):
     def __init__(
         self,
         *,
-        oktopost_conn_id: str = OktopostHook.default_conn_name,
+        oktopost_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
@@ -85,6 +87,8 @@ class OktopostBaseOperator(BaseOperator):
     @cached_property
     def hook(self) -> OktopostHook:
         """The hook for ``oktopost_conn_id`` with ``hook_params``; it looks the connection up on first use."""
+        from airflow_provider_oktopost.hooks.oktopost import OktopostHook
+
         return OktopostHook(self.oktopost_conn_id, **self.hook_params)
 
     # ---- argument checks ---------------------------------------------------------------------------
@@ -113,6 +117,8 @@ class OktopostBaseOperator(BaseOperator):
 
         ``target`` names what is acted on; the API host and account are added.
         """
+        from airflow_provider_oktopost.operators._evidence import TryEvidence
+
         config = self.hook.config
         full = {"base_url": config.base_url, "account_id": config.account_id, **target}
         evidence = TryEvidence(context, action, full, **options)
@@ -139,6 +145,13 @@ class OktopostBaseOperator(BaseOperator):
         return self._attempt(context, deferrals=deferrals if isinstance(deferrals, int) else 1)
 
     def _attempt(self, context: Context, *, deferrals: int) -> Any:
+        from airflow_provider_oktopost._core import clock, observe
+        from airflow_provider_oktopost.exceptions import (
+            PERMANENT_ERRORS,
+            OktopostBudgetWaitError,
+            OktopostRateLimitError,
+        )
+
         self._evidence = []
         try:
             result = self._work(context)
@@ -186,6 +199,7 @@ class OktopostBaseOperator(BaseOperator):
             )
 
     def _defer_until(self, resume_at: float, error: OktopostRateLimitError, deferrals: int) -> None:
+        from airflow_provider_oktopost._core import observe
         from airflow_provider_oktopost.triggers.oktopost import OktopostWaitTrigger
 
         observe.deferring(self.hook.config, error)
@@ -205,4 +219,4 @@ class OktopostBaseOperator(BaseOperator):
         )
 
 
-__all__ = ["MAX_RATE_LIMIT_DEFERRALS", "OktopostBaseOperator"]
+__all__ = ["DEFAULT_CONN_ID", "MAX_RATE_LIMIT_DEFERRALS", "OktopostBaseOperator"]

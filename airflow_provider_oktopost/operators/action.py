@@ -25,21 +25,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_oktopost._core import wire
-from airflow_provider_oktopost._core.validation import Check
-from airflow_provider_oktopost.exceptions import OktopostActionOutcomeUnknownError
+from airflow_provider_oktopost._core.validation import Check, encode_payload, require_action_name, require_id
 from airflow_provider_oktopost.operators._base import OktopostBaseOperator
-from airflow_provider_oktopost.operators._evidence import DONE, TryEvidence
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_oktopost.operators._evidence import TryEvidence
 
 
 def _check_payload(name: str, value: Any) -> dict[str, Any]:
     """A dict, or a string holding a JSON object (what a template renders to); ``None`` is ``{}``."""
     if value is None:
         return {}
-    wire.encode_payload(name, value)
+    encode_payload(name, value)
     return dict(json.loads(value)) if isinstance(value, str) else dict(value)
 
 
@@ -78,8 +77,8 @@ class OktopostRunIntegrationActionOperator(OktopostBaseOperator):
     template_fields = ("integration_id", "action_name", "payload")
     template_fields_renderers = {"payload": "json"}
     _checks: ClassVar[Mapping[str, Check]] = {
-        "integration_id": wire.require_id,
-        "action_name": wire.require_action_name,
+        "integration_id": require_id,
+        "action_name": require_action_name,
         "payload": _check_payload,
     }
 
@@ -104,7 +103,9 @@ class OktopostRunIntegrationActionOperator(OktopostBaseOperator):
     def _resend_allowed(self) -> bool:
         if self.safe_to_resend is not None:
             return self.safe_to_resend
-        return wire.is_read_action(self.action_name)
+        from airflow_provider_oktopost._core.wire import is_read_action
+
+        return is_read_action(self.action_name)
 
     def _work(self, context: Context) -> dict[str, Any]:
         safe = self._resend_allowed()
@@ -125,6 +126,8 @@ class OktopostRunIntegrationActionOperator(OktopostBaseOperator):
         )
         if tries is not None and tries.may_have_run:
             return self._ran_before(tries)
+        from airflow_provider_oktopost.exceptions import OktopostActionOutcomeUnknownError
+
         try:
             with tries.watching(self.hook) if tries is not None else nullcontext():
                 result = self.hook.run_action(
@@ -146,6 +149,8 @@ class OktopostRunIntegrationActionOperator(OktopostBaseOperator):
         return result.to_dict() if self.push_result else summary
 
     def _ran_before(self, tries: TryEvidence) -> dict[str, Any]:
+        from airflow_provider_oktopost.operators._evidence import DONE
+
         """An earlier try may have run the action (or did): it is not sent again (module docs)."""
         summary = (tries.earlier or {}).get("summary")
         if tries.state == DONE and isinstance(summary, dict) and not self.push_result:

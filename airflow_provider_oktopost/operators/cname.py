@@ -14,16 +14,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_oktopost._core import clock, wire
-from airflow_provider_oktopost._core.validation import Check
-from airflow_provider_oktopost.exceptions import OktopostApiError, OktopostNotFoundError
+from airflow_provider_oktopost._core.validation import Check, require_choice, require_host_name, require_id
 from airflow_provider_oktopost.operators._base import OktopostBaseOperator
-from airflow_provider_oktopost.operators._evidence import TryEvidence
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_oktopost.models import Cname
+    from airflow_provider_oktopost.operators._evidence import TryEvidence
 
 IF_EXISTS_CHOICES = ("fail", "reuse")
 
@@ -57,12 +55,12 @@ class OktopostCreateCnameOperator(OktopostBaseOperator):
     """
 
     template_fields = ("host_name",)
-    _checks: ClassVar[Mapping[str, Check]] = {"host_name": wire.require_host_name}
+    _checks: ClassVar[Mapping[str, Check]] = {"host_name": require_host_name}
 
     def __init__(self, *, host_name: str, if_exists: str = "fail", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.host_name = host_name
-        self.if_exists = wire.require_choice("if_exists", if_exists, IF_EXISTS_CHOICES)
+        self.if_exists = require_choice("if_exists", if_exists, IF_EXISTS_CHOICES)
         self._validate(rendered=False)
 
     def _work(self, context: Context) -> str:
@@ -79,6 +77,8 @@ class OktopostCreateCnameOperator(OktopostBaseOperator):
                     tries.describe(),
                     wait,
                 )
+                from airflow_provider_oktopost._core import clock
+
                 clock.sleep(wait)
                 existing = self.hook.find_cnames(self.host_name)
             cname = self._choose(existing, tries) if existing else self._create(tries)
@@ -92,6 +92,8 @@ class OktopostCreateCnameOperator(OktopostBaseOperator):
     def _create(self, tries: TryEvidence) -> Cname:
         """Register the name; when Oktopost refuses because another task registered it meanwhile, apply
         ``if_exists`` to that one (the refusal's wording is not relied on: the name is looked up)."""
+        from airflow_provider_oktopost.exceptions import OktopostApiError
+
         try:
             with tries.watching(self.hook):
                 cname = self.hook.create_cname(self.host_name)
@@ -156,7 +158,7 @@ class OktopostDeleteCnameOperator(OktopostBaseOperator):
     """
 
     template_fields = ("cname_id",)
-    _checks: ClassVar[Mapping[str, Check]] = {"cname_id": wire.require_id}
+    _checks: ClassVar[Mapping[str, Check]] = {"cname_id": require_id}
 
     def __init__(
         self, *, cname_id: str, force: bool = False, missing_ok: bool = False, **kwargs: Any
@@ -168,6 +170,8 @@ class OktopostDeleteCnameOperator(OktopostBaseOperator):
         self._validate(rendered=False)
 
     def _work(self, context: Context) -> str:
+        from airflow_provider_oktopost.exceptions import OktopostNotFoundError
+
         tries = self._tries(context, "cname_delete", {"cname_id": str(self.cname_id)}, earlier_stands=True)
         try:
             cname = self.hook.get_cname(self.cname_id)

@@ -12,16 +12,25 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_oktopost._core import clock, wire
-from airflow_provider_oktopost._core.validation import Check, check_settings, choice, is_templated, optional
-from airflow_provider_oktopost.exceptions import OktopostNotFoundError
+from airflow_provider_oktopost._core.validation import (
+    STATES,
+    STATUSES,
+    Check,
+    check_settings,
+    choice,
+    is_templated,
+    optional,
+    require_choice,
+    require_id,
+    require_type,
+)
 from airflow_provider_oktopost.operators._base import MAX_RATE_LIMIT_DEFERRALS, OktopostBaseOperator
-from airflow_provider_oktopost.operators._evidence import CLOCK_SKEW_MARGIN, TryEvidence
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_oktopost.models import Integration
+    from airflow_provider_oktopost.operators._evidence import TryEvidence
 
 IF_EXISTS_CHOICES = ("fail", "reuse")
 
@@ -75,8 +84,8 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
     template_fields = ("integration_type", "cname_id", "settings", "oktopost_conn_id")
     template_fields_renderers = {"settings": "json"}
     _checks: ClassVar[Mapping[str, Check]] = {
-        "integration_type": wire.require_type,
-        "cname_id": wire.require_id,
+        "integration_type": require_type,
+        "cname_id": require_id,
         "settings": check_settings,
     }
 
@@ -93,7 +102,7 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
         self.integration_type = integration_type
         self.cname_id = cname_id
         self.settings = settings
-        self.if_exists = wire.require_choice("if_exists", if_exists, IF_EXISTS_CHOICES)
+        self.if_exists = require_choice("if_exists", if_exists, IF_EXISTS_CHOICES)
         self._validate(rendered=False)
 
     def _work(self, context: Context) -> str:
@@ -119,6 +128,8 @@ class OktopostConnectIntegrationOperator(OktopostBaseOperator):
                     tries.describe(),
                     wait,
                 )
+                from airflow_provider_oktopost._core import clock
+
                 clock.sleep(wait)
                 existing = self.hook.find_integrations(self.integration_type, self.cname_id)
             if existing:
@@ -194,9 +205,9 @@ class OktopostUpdateIntegrationOperator(OktopostBaseOperator):
     template_fields = ("integration_id", "state", "cname_id", "settings", "oktopost_conn_id")
     template_fields_renderers = {"settings": "json"}
     _checks: ClassVar[Mapping[str, Check]] = {
-        "integration_id": wire.require_id,
-        "state": choice(*wire.STATES),
-        "cname_id": optional(wire.require_id),
+        "integration_id": require_id,
+        "state": choice(*STATES),
+        "cname_id": optional(require_id),
         "settings": check_settings,
     }
 
@@ -252,7 +263,7 @@ class OktopostDeleteIntegrationOperator(OktopostBaseOperator):
     """
 
     template_fields = ("integration_id", "oktopost_conn_id")
-    _checks: ClassVar[Mapping[str, Check]] = {"integration_id": wire.require_id}
+    _checks: ClassVar[Mapping[str, Check]] = {"integration_id": require_id}
 
     def __init__(self, *, integration_id: str, missing_ok: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -264,6 +275,8 @@ class OktopostDeleteIntegrationOperator(OktopostBaseOperator):
         tries = self._tries(
             context, "delete", {"integration_id": str(self.integration_id)}, earlier_stands=True
         )
+        from airflow_provider_oktopost.exceptions import OktopostNotFoundError
+
         try:
             with tries.watching(self.hook):
                 self.hook.delete_integration(self.integration_id)
@@ -302,9 +315,9 @@ class OktopostListIntegrationsOperator(OktopostBaseOperator):
 
     template_fields = ("integration_type", "status", "state", "oktopost_conn_id")
     _checks: ClassVar[Mapping[str, Check]] = {
-        "integration_type": optional(wire.require_type),
-        "status": choice(*wire.STATUSES),
-        "state": choice(*wire.STATES),
+        "integration_type": optional(require_type),
+        "status": choice(*STATUSES),
+        "state": choice(*STATES),
     }
 
     def __init__(
@@ -339,7 +352,6 @@ class OktopostListIntegrationsOperator(OktopostBaseOperator):
 
 
 __all__ = [
-    "CLOCK_SKEW_MARGIN",
     "MAX_RATE_LIMIT_DEFERRALS",
     "OktopostConnectIntegrationOperator",
     "OktopostDeleteIntegrationOperator",

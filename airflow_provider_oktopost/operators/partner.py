@@ -20,11 +20,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_oktopost._core import partner_wire
 from airflow_provider_oktopost._core.validation import Check
-from airflow_provider_oktopost.hooks.partner import OktopostPartnerHook, _mask_password, new_account
 from airflow_provider_oktopost.operators._base import OktopostBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_oktopost.hooks.partner import OktopostPartnerHook
+
+#: ``OktopostPartnerHook.default_conn_name``, without importing the hook on the DAG-parse path.
+DEFAULT_PARTNER_CONN_ID = "oktopost_partner_default"
 
 
 def _email(name: str, value: Any) -> str:
@@ -84,7 +88,7 @@ class OktopostCreateAccountOperator(OktopostBaseOperator):
         owner_email: str,
         owner_password: str,
         license_id: str,
-        oktopost_conn_id: str = OktopostPartnerHook.default_conn_name,
+        oktopost_conn_id: str = DEFAULT_PARTNER_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(oktopost_conn_id=oktopost_conn_id, **kwargs)
@@ -100,15 +104,21 @@ class OktopostCreateAccountOperator(OktopostBaseOperator):
     @cached_property
     def hook(self) -> OktopostPartnerHook:  # type: ignore[override]
         """The partner hook for ``oktopost_conn_id`` with ``hook_params``."""
+        from airflow_provider_oktopost.hooks.partner import OktopostPartnerHook
+
         return OktopostPartnerHook(self.oktopost_conn_id, **self.hook_params)
 
     def execute(self, context: Context) -> Any:
         # Before anything can log it (even a failed check of another argument).
+        from airflow_provider_oktopost.hooks.partner import _mask_password
+
         if isinstance(self.owner_password, str):
             _mask_password(self.owner_password)
         return super().execute(context)
 
     def _work(self, context: Context) -> str:
+        from airflow_provider_oktopost.hooks.partner import new_account
+
         new = new_account(
             company=self.company,
             owner_first_name=self.owner_first_name,

@@ -17,21 +17,26 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_oktopost._core import clock, wire
-from airflow_provider_oktopost._core.validation import Check, choice, seconds_or_none, validate_arguments
-from airflow_provider_oktopost.exceptions import (
-    PERMANENT_ERRORS,
-    TRANSIENT_ERRORS,
-    OktopostRateLimitError,
-    OktopostWaitFailed,
+from airflow_provider_oktopost._core.validation import (
+    STATES,
+    STATUSES,
+    Check,
+    check_hook_params,
+    choice,
+    require_id,
+    seconds_or_none,
+    validate_arguments,
 )
-from airflow_provider_oktopost.hooks.oktopost import OktopostHook, check_hook_params
-from airflow_provider_oktopost.models import target_text
-from airflow_provider_oktopost.operators._base import _DEFERRAL_GRACE
-from airflow_provider_oktopost.operators._try_records import TryRecord, record_for
+from airflow_provider_oktopost.operators._base import _DEFERRAL_GRACE, DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_oktopost.hooks.oktopost import OktopostHook
+    from airflow_provider_oktopost.operators._try_records import TryRecord
+
+# Like the operators, the sensor's module imports only what defining and constructing it needs; the hook,
+# the core, the models and the exceptions are imported where the work happens.
 
 #: How long a sensor goes on when every read fails with a transient error, by default.
 DEFAULT_MAX_FAILING_TIME = timedelta(minutes=10)
@@ -77,9 +82,9 @@ class OktopostIntegrationSensor(BaseSensorOperator):
 
     template_fields = ("integration_id", "target_status", "target_state", "oktopost_conn_id")
     _checks: ClassVar[Mapping[str, Check]] = {
-        "integration_id": wire.require_id,
-        "target_status": choice(*wire.STATUSES),
-        "target_state": choice(*wire.STATES),
+        "integration_id": require_id,
+        "target_status": choice(*STATUSES),
+        "target_state": choice(*STATES),
     }
 
     def __init__(
@@ -88,7 +93,7 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         integration_id: str,
         target_status: str | None = "valid",
         target_state: str | None = "active",
-        oktopost_conn_id: str = OktopostHook.default_conn_name,
+        oktopost_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: timedelta | float = 60,
         max_failing_time: timedelta | float | None = DEFAULT_MAX_FAILING_TIME,
@@ -110,9 +115,13 @@ class OktopostIntegrationSensor(BaseSensorOperator):
     @cached_property
     def hook(self) -> OktopostHook:
         """The hook for ``oktopost_conn_id`` with ``hook_params``; its session is closed when a try ends."""
+        from airflow_provider_oktopost.hooks.oktopost import OktopostHook
+
         return OktopostHook(self.oktopost_conn_id, **self.hook_params)
 
     def _target(self) -> str:
+        from airflow_provider_oktopost.models import target_text
+
         return target_text(self.target_status, self.target_state)
 
     def execute(self, context: Context) -> Any:
@@ -131,6 +140,7 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         if not self.deferrable:
             return self._emit_asset_events(context, super().execute(context))
         # No call from the worker: the triggerer's poller coalesces this read with every other wait.
+        from airflow_provider_oktopost._core import clock
         from airflow_provider_oktopost.triggers.oktopost import OktopostIntegrationTrigger
 
         now = clock.wall()
@@ -153,6 +163,12 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
+        from airflow_provider_oktopost.exceptions import (
+            PERMANENT_ERRORS,
+            TRANSIENT_ERRORS,
+            OktopostRateLimitError,
+        )
+
         try:
             integration = self.hook.get_integration(self.integration_id)
         except PERMANENT_ERRORS as error:
@@ -196,6 +212,8 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         """Where reschedule mode keeps the start of a run of failures between pokes (other modes: memory)."""
         if not self.reschedule:
             return None
+        from airflow_provider_oktopost.operators._try_records import record_for
+
         ti = context["ti"]
         return record_for(
             context,
@@ -204,6 +222,9 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         )
 
     def _read_failed(self, context: Context, error: Exception) -> None:
+        from airflow_provider_oktopost._core import clock
+        from airflow_provider_oktopost.exceptions import OktopostWaitFailed
+
         now = clock.wall()
         record = self._failure_record(context)
         if self._failing_since is None and record is not None:
@@ -262,6 +283,8 @@ class OktopostIntegrationSensor(BaseSensorOperator):
         if status == "error":
             raise AirflowFailException(message)
         if status == "failed":
+            from airflow_provider_oktopost.exceptions import OktopostWaitFailed
+
             raise OktopostWaitFailed(message)
         raise AirflowException(f"The Oktopost trigger sent an unknown status {status!r}: {message}")
 
