@@ -10,8 +10,8 @@ import pytest
 from partner_support import PASSWORD, customer
 
 from airflow_provider_oktopost._core import partner_ops
+from airflow_provider_oktopost._core.config import PARTNER_API, PARTNER_URL, ClientConfig, config_from_fields
 from airflow_provider_oktopost._core.driver import run_sync
-from airflow_provider_oktopost._core.partner_config import PARTNER_URL, partner_config_from_fields
 from airflow_provider_oktopost._core.throttle import budget_for
 from airflow_provider_oktopost._core.wire import ApiRequest
 from airflow_provider_oktopost.exceptions import (
@@ -24,6 +24,11 @@ from airflow_provider_oktopost.exceptions import (
 from airflow_provider_oktopost.hooks.partner import OktopostPartnerHook
 from airflow_provider_oktopost.testing import Fault, OktopostSandbox
 from airflow_provider_oktopost.testing.accounts import DEFAULT_PARTNER_ID
+
+
+def partner_config_from_fields(conn_id: str, **fields: Any) -> ClientConfig:
+    """A partner connection's settings, as the partner hook reads them."""
+    return config_from_fields(conn_id, api=PARTNER_API, **fields)
 
 
 def test_config_defaults_to_the_reseller_host_without_v2() -> None:
@@ -44,6 +49,21 @@ def test_config_defaults_to_the_reseller_host_without_v2() -> None:
     assert "s3cret" in proxied.secrets
     with pytest.raises(OktopostConfigError, match="no API key"):
         partner_config_from_fields("p", login="001p", password=None, host=None, extra={})
+
+
+def test_one_builder_reads_both_connection_types_only_the_api_root_differs() -> None:
+    """The partner API has no region and no ``/v2``; every other check is the ``oktopost`` one."""
+    fields: dict[str, Any] = {"login": "001p", "password": "k", "extra": {"region": "eu"}}
+    assert config_from_fields("c", host=None, **fields).base_url == "https://eu-api.oktopost.com/v2"
+    assert partner_config_from_fields("p", host=None, **fields).base_url == PARTNER_URL
+    assert config_from_fields("c", host="proxy.example", **fields).base_url == "https://proxy.example/v2"
+    assert partner_config_from_fields("p", host="proxy.example", **fields).base_url == "https://proxy.example"
+    with pytest.raises(OktopostConfigError, match=r"such as 'https://reseller\.oktopost\.com'"):
+        partner_config_from_fields("p", host="ftp://proxy.example", **fields)
+    with pytest.raises(OktopostConfigError, match="'region' must be 'us' or 'eu'"):
+        config_from_fields("c", host=None, login="001p", password="k", extra={"region": "apac"})
+    assert OktopostPartnerHook().oktopost_conn_id == "oktopost_partner_default"
+    assert OktopostPartnerHook("mine").oktopost_conn_id == "mine"
 
 
 def test_partner_budget_is_its_own() -> None:
