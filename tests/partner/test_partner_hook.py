@@ -211,20 +211,18 @@ def test_password_never_in_errors_logs_or_repr(
     assert PASSWORD not in repr(sandbox.requests)
 
 
+def _partner_connection(
+    monkeypatch: pytest.MonkeyPatch, sandbox: OktopostSandbox, login: str, password: str
+) -> None:
+    """``oktopost_partner_default`` on the sandbox, with these credentials instead of the partner's."""
+    connection = {"conn_type": "oktopost_partner", "login": login, "password": password, "host": sandbox.url}
+    monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_PARTNER_DEFAULT", json.dumps(connection))
+
+
 def test_wrong_key_fails_with_auth_error(
     partner_env: OktopostSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_OKTOPOST_PARTNER_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "oktopost_partner",
-                "login": DEFAULT_PARTNER_ID,
-                "password": "wrong",
-                "host": partner_env.url,
-            }
-        ),
-    )
+    _partner_connection(monkeypatch, partner_env, DEFAULT_PARTNER_ID, "wrong")
     with pytest.raises(OktopostAuthError):
         OktopostPartnerHook().list_accounts()
     ok, message = OktopostPartnerHook().test_connection()
@@ -234,17 +232,7 @@ def test_wrong_key_fails_with_auth_error(
 def test_a_customer_key_is_not_a_partner_key(
     partner_env: OktopostSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_OKTOPOST_PARTNER_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "oktopost_partner",
-                "login": partner_env.account_id,
-                "password": partner_env.api_key,
-                "host": partner_env.url,
-            }
-        ),
-    )
+    _partner_connection(monkeypatch, partner_env, partner_env.account_id, partner_env.api_key)
     with pytest.raises(OktopostAuthError, match="403"):
         OktopostPartnerHook().list_accounts()
 
