@@ -66,6 +66,24 @@ def test_one_builder_reads_both_connection_types_only_the_api_root_differs() -> 
     assert OktopostPartnerHook("mine").oktopost_conn_id == "mine"
 
 
+def test_the_partner_form_on_airflow_3_0_and_3_1_is_the_declared_one() -> None:
+    """3.0/3.1 build the form from the hook: the same fields as ``get_provider_info`` declares for 3.2+."""
+    from wtforms import Form
+
+    from airflow_provider_oktopost.get_provider_info import PARTNER_UI_FIELD_BEHAVIOUR, get_provider_info
+
+    legacy = OktopostPartnerHook.get_ui_field_behaviour()
+    assert legacy["hidden_fields"] == PARTNER_UI_FIELD_BEHAVIOUR["hidden-fields"]
+    assert legacy["relabeling"]["login"] == "Partner Account ID"
+    assert legacy["placeholders"] == PARTNER_UI_FIELD_BEHAVIOUR["placeholders"]
+    widgets = OktopostPartnerHook.get_connection_form_widgets()
+    types = get_provider_info()["connection-types"]
+    declared = next(c for c in types if c["connection-type"] == "oktopost_partner")
+    assert set(widgets) == set(declared["conn-fields"]) == {"timeout"}
+    form = type("PartnerForm", (Form,), dict(widgets))()
+    assert form.timeout.data is None and form.validate()
+
+
 def test_partner_budget_is_its_own() -> None:
     """Budgets are keyed by Base URL and Account ID: the partner's is not any customer account's."""
     partner = partner_config_from_fields("p", login="001same", password="k", host=None, extra={})
