@@ -1,7 +1,9 @@
 """Client settings, read from an Airflow connection and checked before any request is made.
 
-Kept free of Airflow imports: it takes the connection's plain fields, so the hook (worker, sync lookup) and
-the trigger (event loop, async lookup) share one reading of the same connection.
+Kept free of Airflow imports: it takes the connection's plain fields, so the hooks (worker, sync lookup) and
+the trigger (event loop, async lookup) share one reading of the same connection. The ``oktopost`` and
+``oktopost_partner`` connections are read by the same code too: all that differs is where the API lives
+(:class:`ApiRoot`), so both get the same checks of the key, proxy, TLS, timeout, retries and budget.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from airflow_provider_oktopost._core.budget.settings import OPTIONS, BudgetSettings, airflow_option
@@ -18,8 +20,30 @@ from airflow_provider_oktopost._core.throttle import DEFAULT_PER_MINUTE
 from airflow_provider_oktopost.exceptions import OktopostConfigError
 
 REGION_URLS = {"us": "https://api.oktopost.com/v2", "eu": "https://eu-api.oktopost.com/v2"}
+#: The partner (reseller) API's host; it has no ``/v2``.
+PARTNER_URL = "https://reseller.oktopost.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class ApiRoot:
+    """Where one Oktopost API lives: the one thing an ``oktopost`` and an ``oktopost_partner`` connection
+    read differently."""
+
+    #: The root URL when the connection names no Base URL (and no region).
+    default_url: str
+    #: What the ``region`` extra may name (data center -> root URL); empty: the extra is not read.
+    regions: Mapping[str, str] = field(default_factory=dict)
+    #: The path a Base URL given as a bare host gets (``/v2``); a path given with it is kept as given.
+    bare_host_path: str = ""
+
+
+#: The Integrations API: US or EU data center, ``/v2`` under a bare host.
+INTEGRATIONS_API = ApiRoot(REGION_URLS["us"], REGION_URLS, "/v2")
+#: The partner API (``docs/partners.md``): one host, no region, no ``/v2``. Its call budget is its own,
+#: because budgets are keyed by Base URL and Account ID.
+PARTNER_API = ApiRoot(PARTNER_URL)
 
 
 @dataclass(frozen=True)
@@ -126,7 +150,7 @@ def _number(conn_id: str, key: str, value: object, *, integer: bool, minimum: fl
     return number
 
 
-def resolve_base_url(conn_id: str, host: str | None, region: object) -> str:
+def resolve_base_url(conn_id: str, host: str | None, region: object, api: ApiRoot = INTEGRATIONS_API) -> str:
     """The API root: an explicit ``host`` (full URL) wins; otherwise the data center's host."""
     if host:
         host = host.strip()
@@ -134,7 +158,7 @@ def resolve_base_url(conn_id: str, host: str | None, region: object) -> str:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise OktopostConfigError(
                 f"Connection {conn_id!r}: Base URL must be an http(s) URL such as "
-                f"'https://api.oktopost.com/v2', got a value with scheme {parts.scheme!r}"
+                f"{api.default_url!r}, got a value with scheme {parts.scheme!r}"
             )
         if parts.username or parts.password:
             raise OktopostConfigError(
@@ -143,15 +167,52 @@ def resolve_base_url(conn_id: str, host: str | None, region: object) -> str:
             )
         if parts.query or parts.fragment:
             raise OktopostConfigError(f"Connection {conn_id!r}: Base URL must not have a query or fragment")
-        path = parts.path.rstrip("/") or "/v2"
+        path = parts.path.rstrip("/") or api.bare_host_path
         netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
         return f"{parts.scheme}://{netloc}{path}"
-    key = "us" if region in (None, "") else str(region).strip().lower()
-    if key not in REGION_URLS:
-        raise OktopostConfigError(
-            f"Connection {conn_id!r}: extra 'region' must be 'us' or 'eu', got {region!r}"
-        )
-    return REGION_URLS[key]
+    if not api.regions or region in (None, ""):
+        return api.default_url
+    key = str(region).strip().lower()
+    if key not in api.regions:
+        names = " or ".join(repr(name) for name in api.regions)
+        raise OktopostConfigError(f"Connection {conn_id!r}: extra 'region' must be {names}, got {region!r}")
+    return api.regions[key]
+
+
+class ConnectionFields(Protocol):
+    """The fields of an Airflow connection this module reads (sync and async lookups return such objects)."""
+
+    @property
+    def login(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
+    @property
+    def host(self) -> str | None: ...
+
+
+def config_from_connection(
+    conn_id: str,
+    conn: ConnectionFields,
+    extra: Mapping[str, Any],
+    *,
+    api: ApiRoot = INTEGRATIONS_API,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+) -> ClientConfig:
+    """:func:`config_from_fields` for a looked-up connection and its extras (legacy prefixes removed).
+
+    The one reading of a connection that the sync hooks and the triggerer's async lookup share.
+    """
+    return config_from_fields(
+        conn_id,
+        login=conn.login,
+        password=conn.password,
+        host=conn.host,
+        extra=normalize_extras(extra),
+        timeout=timeout,
+        max_retries=max_retries,
+        api=api,
+    )
 
 
 def config_from_fields(
@@ -163,10 +224,12 @@ def config_from_fields(
     extra: Mapping[str, Any] | str | None,
     timeout: float | None = None,
     max_retries: int | None = None,
+    api: ApiRoot = INTEGRATIONS_API,
 ) -> ClientConfig:
     """Check an Oktopost connection and turn it into a :class:`ClientConfig`.
 
-    ``timeout`` and ``max_retries`` given by the caller (hook arguments) win over the connection's extras.
+    ``timeout`` and ``max_retries`` given by the caller (hook arguments) win over the connection's extras;
+    ``api`` says where the API lives when the connection names no Base URL (default: the Integrations API).
     """
     if isinstance(extra, str):
         try:
@@ -183,7 +246,7 @@ def config_from_fields(
         raise OktopostConfigError(
             f"Connection {conn_id!r} has no API key: set the connection's Password (shown as 'API Key')"
         )
-    base_url = resolve_base_url(conn_id, host, extras.get("region"))
+    base_url = resolve_base_url(conn_id, host, extras.get("region"), api)
     if timeout is None:
         raw_timeout = extras.get("timeout")
         timeout = (

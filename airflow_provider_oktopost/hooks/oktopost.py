@@ -1,8 +1,9 @@
 """``OktopostHook``: the Oktopost Integrations API from a worker.
 
 The hook reads the Airflow connection, then hands every call to the shared private core
-(``_core.operations``) over a ``requests`` session. It makes no request when it is built,
-so creating one in a DAG file costs nothing; the connection is looked up on first use.
+(``_core.operations``) over a ``requests`` session; the connection plumbing it shares with the partner hook
+lives in the private ``hooks._base``. It makes no request when it is built, so creating one in a DAG file
+costs nothing; the connection is looked up on first use.
 """
 
 from __future__ import annotations
@@ -10,90 +11,34 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from airflow.providers.common.compat.sdk import BaseHook
+from typing import Any
 
 from airflow_provider_oktopost._core import action_ops, cname_ops
 from airflow_provider_oktopost._core import operations as ops
-from airflow_provider_oktopost._core.config import ClientConfig, config_from_fields, normalize_extras
-from airflow_provider_oktopost._core.driver import run_sync
-from airflow_provider_oktopost._core.operations import Op
 from airflow_provider_oktopost._core.validation import HOOK_PARAMS, check_hook_params
 from airflow_provider_oktopost.exceptions import OktopostError
+from airflow_provider_oktopost.hooks._base import OktopostBaseHook, legacy_field_behaviour, timeout_widget
 from airflow_provider_oktopost.models import ActionResult, Cname, CnamePage, Integration, IntegrationPage, Me
 
-if TYPE_CHECKING:
-    import requests
 
-    from airflow_provider_oktopost._core.transports import RequestsTransport
-
-T = TypeVar("T")
-
-
-class OktopostHook(BaseHook):
+class OktopostHook(OktopostBaseHook):
     """Talks to the Oktopost Integrations API with an ``oktopost`` connection.
 
     The connection holds the Account ID (Login), the API key (Password), the data center (extra ``region``:
     ``us`` or ``eu``) or a full Base URL (Host) for a proxy or the sandbox, and optional extras ``timeout``
     (seconds), ``max_retries`` and ``rate_limit_per_minute``.
 
-    :param oktopost_conn_id: The Airflow connection to use.
+    ``config`` (the checked settings), ``get_conn()`` (the ``requests.Session``) and ``close()`` come from
+    the private base class both Oktopost hooks share.
+
+    :param oktopost_conn_id: The Airflow connection to use (default ``oktopost_default``).
     :param timeout: Seconds to wait for each response; overrides the connection's ``timeout`` extra.
     :param max_retries: Retries of transient failures; overrides the connection's ``max_retries`` extra.
     """
 
-    conn_name_attr = "oktopost_conn_id"
     default_conn_name = "oktopost_default"
     conn_type = "oktopost"
     hook_name = "Oktopost"
-
-    def __init__(
-        self,
-        oktopost_conn_id: str = default_conn_name,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.oktopost_conn_id = oktopost_conn_id
-        self._timeout = timeout
-        self._max_retries = max_retries
-        self._transport: RequestsTransport | None = None
-
-    # ---- connection ------------------------------------------------------------------------------------
-
-    @cached_property
-    def config(self) -> ClientConfig:
-        """The checked connection settings; the API key is registered with Airflow's secrets masker."""
-        conn = self.get_connection(self.oktopost_conn_id)
-        config = config_from_fields(
-            self.oktopost_conn_id,
-            login=conn.login,
-            password=conn.password,
-            host=conn.host,
-            extra=normalize_extras(conn.extra_dejson),
-            timeout=self._timeout,
-            max_retries=self._max_retries,
-        )
-        _mask(config)
-        return config
-
-    def get_conn(self) -> requests.Session:
-        """The ``requests.Session`` this hook reuses for every call (keep-alive)."""
-        return self._get_transport().session
-
-    def _get_transport(self) -> RequestsTransport:
-        if self._transport is None:
-            from airflow_provider_oktopost._core.transports import RequestsTransport
-
-            self._transport = RequestsTransport(self.config)
-        return self._transport
-
-    @cached_property
-    def _context(self) -> ops.Context:
-        return ops.Context.for_config(self.config)
 
     @contextmanager
     def witnessed_by(self, witness: ops.Witness) -> Iterator[None]:
@@ -108,15 +53,6 @@ class OktopostHook(BaseHook):
             yield
         finally:
             self._context = plain
-
-    def _run(self, op: Op[T]) -> T:
-        return run_sync(op, self._get_transport(), self.config.secrets)
-
-    def close(self) -> None:
-        """Close the HTTP session (it is also released when the hook is garbage collected)."""
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
 
     # ---- API --------------------------------------------------------------------------------------------
 
@@ -252,11 +188,7 @@ class OktopostHook(BaseHook):
         """Relabel the standard fields for Oktopost and hide the ones it does not use."""
         from airflow_provider_oktopost.get_provider_info import UI_FIELD_BEHAVIOUR
 
-        return {
-            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return legacy_field_behaviour(UI_FIELD_BEHAVIOUR)
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -276,19 +208,8 @@ class OktopostHook(BaseHook):
                 default="us",
                 validators=[Optional(), AnyOf(["us", "eu"], message="Region must be 'us' or 'eu'")],
             ),
-            "timeout": StringField(lazy_gettext("Timeout (seconds)"), validators=[Optional()]),
+            "timeout": timeout_widget(),
         }
-
-
-def _mask(config: ClientConfig) -> None:
-    """Register the key, the Basic-auth token derived from it and any proxy credentials (the ``proxy``
-    extra's password and the URL that holds it) with Airflow's secrets masker."""
-    from airflow.providers.common.compat.sdk import mask_secret
-
-    from airflow_provider_oktopost._core.transports import basic_auth_header
-
-    for secret in (config.api_key, basic_auth_header(config).split(" ", 1)[1], *config.secrets[1:]):
-        mask_secret(secret)
 
 
 __all__ = ["HOOK_PARAMS", "OktopostHook", "check_hook_params"]

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from airflow_provider_oktopost._core import operations as ops
-from airflow_provider_oktopost._core.config import ClientConfig, config_from_fields, normalize_extras
+from airflow_provider_oktopost._core.config import ClientConfig, config_from_connection
 from airflow_provider_oktopost._core.driver import run_async
 from airflow_provider_oktopost._core.operations import Op
 from airflow_provider_oktopost.models import Integration, IntegrationPage, Me
@@ -33,22 +33,14 @@ async def aget_client_config(
 ) -> ClientConfig:
     """Look an ``oktopost`` connection up without blocking the event loop, and check it.
 
-    ``timeout`` and ``max_retries`` (a task's ``hook_params``) win over the connection's extras, as in the
-    sync hook.
+    ``timeout`` and ``max_retries`` (a task's ``hook_params``) win over the connection's extras; the
+    connection is read by the same function as in the sync hook, only the lookup is awaited.
     """
     from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
     conn = await get_async_connection(oktopost_conn_id)
     extra = await get_async_extra_dejson(conn)
-    return config_from_fields(
-        oktopost_conn_id,
-        login=conn.login,
-        password=conn.password,
-        host=conn.host,
-        extra=normalize_extras(extra),
-        timeout=timeout,
-        max_retries=max_retries,
-    )
+    return config_from_connection(oktopost_conn_id, conn, extra, timeout=timeout, max_retries=max_retries)
 
 
 class OktopostAsyncClient:
@@ -58,7 +50,7 @@ class OktopostAsyncClient:
     :param client: An ``httpx.AsyncClient`` to share (its owner closes it); by default the client makes its
         own pool and closes it on exit.
     :param polling: Reads made for waits (the triggerer's poller): they stop at the budget's polling share
-        of the day (:attr:`~.AccountBudget.polling_day_limit`).
+        of the day (the account budget's ``polling_day_limit``).
     """
 
     def __init__(

@@ -15,98 +15,34 @@ pages with ``_page``/``_count``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from airflow.providers.common.compat.sdk import BaseHook
+from typing import Any
 
 from airflow_provider_oktopost._core import operations as ops
 from airflow_provider_oktopost._core import partner_ops
-from airflow_provider_oktopost._core.config import ClientConfig, normalize_extras
-from airflow_provider_oktopost._core.driver import run_sync
-from airflow_provider_oktopost._core.operations import Op
-from airflow_provider_oktopost._core.partner_config import PARTNER_URL, partner_config_from_fields
+from airflow_provider_oktopost._core.config import PARTNER_API, PARTNER_URL
 from airflow_provider_oktopost.exceptions import OktopostError
+from airflow_provider_oktopost.hooks._base import OktopostBaseHook, legacy_field_behaviour, timeout_widget
 from airflow_provider_oktopost.partner_models import NewAccount, PartnerAccount, PartnerAccountPage
 
-if TYPE_CHECKING:
-    from airflow_provider_oktopost._core.transports import RequestsTransport
 
-T = TypeVar("T")
-
-
-class OktopostPartnerHook(BaseHook):
+class OktopostPartnerHook(OktopostBaseHook):
     """Talks to Oktopost's partner API with an ``oktopost_partner`` connection.
 
     The connection holds the partner's Account ID (Login) and API key (Password), optionally a Base URL
     (Host, default ``https://reseller.oktopost.com``), and the same extras as ``oktopost``: ``timeout``,
-    ``max_retries``, ``rate_limit_per_minute``, ``proxy``, ``verify`` and the budget settings.
+    ``max_retries``, ``rate_limit_per_minute``, ``proxy``, ``verify`` and the budget settings: it is read
+    and checked by the same code as an ``oktopost`` connection, only the default host differs. ``config``,
+    ``get_conn()`` and ``close()`` come from the private base class both Oktopost hooks share.
 
-    :param oktopost_conn_id: The Airflow connection to use.
+    :param oktopost_conn_id: The Airflow connection to use (default ``oktopost_partner_default``).
     :param timeout: Seconds to wait for each response; overrides the connection's ``timeout`` extra.
     :param max_retries: Retries of transient failures; overrides the connection's ``max_retries`` extra.
     """
 
-    conn_name_attr = "oktopost_conn_id"
     default_conn_name = "oktopost_partner_default"
     conn_type = "oktopost_partner"
     hook_name = "Oktopost Partner"
-
-    def __init__(
-        self,
-        oktopost_conn_id: str = default_conn_name,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.oktopost_conn_id = oktopost_conn_id
-        self._timeout = timeout
-        self._max_retries = max_retries
-        self._transport: RequestsTransport | None = None
-        self._extra_secrets: tuple[str, ...] = ()
-
-    @cached_property
-    def config(self) -> ClientConfig:
-        """The checked connection settings; the API key is registered with Airflow's secrets masker."""
-        from airflow_provider_oktopost.hooks.oktopost import _mask
-
-        conn = self.get_connection(self.oktopost_conn_id)
-        config = partner_config_from_fields(
-            self.oktopost_conn_id,
-            login=conn.login,
-            password=conn.password,
-            host=conn.host,
-            extra=normalize_extras(conn.extra_dejson),
-            timeout=self._timeout,
-            max_retries=self._max_retries,
-        )
-        _mask(config)
-        return config
-
-    def _get_transport(self) -> RequestsTransport:
-        if self._transport is None:
-            from airflow_provider_oktopost._core.transports import RequestsTransport
-
-            self._transport = RequestsTransport(self.config)
-        return self._transport
-
-    @cached_property
-    def _context(self) -> ops.Context:
-        return ops.Context.for_config(self.config)
-
-    def _run(self, op: Op[T], *secrets: str) -> T:
-        return run_sync(op, self._get_transport(), (*self.config.secrets, *secrets))
-
-    def get_conn(self) -> Any:
-        """The ``requests.Session`` this hook reuses for every call (keep-alive)."""
-        return self._get_transport().session
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+    api_root = PARTNER_API
 
     # ---- API --------------------------------------------------------------------------------------------
 
@@ -157,20 +93,12 @@ class OktopostPartnerHook(BaseHook):
         """Relabel the standard fields for the partner API and hide the ones it does not use."""
         from airflow_provider_oktopost.get_provider_info import PARTNER_UI_FIELD_BEHAVIOUR
 
-        return {
-            "hidden_fields": list(PARTNER_UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(PARTNER_UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(PARTNER_UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return legacy_field_behaviour(PARTNER_UI_FIELD_BEHAVIOUR)
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """The timeout field (plain text, as Airflow 3.0/3.1 require; see ``OktopostHook``)."""
-        from flask_babel import lazy_gettext
-        from wtforms import StringField
-        from wtforms.validators import Optional
-
-        return {"timeout": StringField(lazy_gettext("Timeout (seconds)"), validators=[Optional()])}
+        return {"timeout": timeout_widget()}
 
 
 def _mask_password(password: str) -> None:

@@ -3,15 +3,13 @@ several watchers, and the state kept across restarts. Real HTTP to the sandbox; 
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from airflow.triggers.base import BaseEventTrigger
-from support import SimClock
+from watcher_support import LIST, Watch, listings_pass, until, watch_sandbox
 
 from airflow_provider_oktopost.models import Integration
 from airflow_provider_oktopost.testing import DEFAULT_API_KEY, OktopostSandbox
@@ -25,7 +23,6 @@ from airflow_provider_oktopost.triggers.watcher import (
 )
 
 CNAME, OTHER_CNAME = "0CNwatch0000001", "0CNwatch0000002"
-LIST = r"/v2/integration"
 
 
 def item(
@@ -111,47 +108,12 @@ async def test_state_stores_round_trip(tmp_path: Path) -> None:
 # ---- the trigger against the sandbox --------------------------------------------------------------------
 
 
-class Watch:
-    """One trigger running as the triggerer runs it: its events collected until it is stopped."""
-
-    def __init__(self, trigger: OktopostIntegrationChangeTrigger) -> None:
-        self.trigger = trigger
-        self.events: list[dict[str, Any]] = []
-        self.task = asyncio.ensure_future(self._consume())
-
-    async def _consume(self) -> None:
-        async for event in self.trigger.run():
-            self.events.append(event.payload)
-
-    async def stop(self) -> None:
-        """What a triggerer stopping does to a trigger: cancel it."""
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
-async def listings_pass(sandbox: OktopostSandbox, n: int) -> None:
-    """Wait until ``n`` more listings have been answered (and handed on)."""
-    target = sandbox.count("GET", LIST) + n
-    await until(lambda: sandbox.count("GET", LIST) >= target)
-    await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 def watch_env(
     oktopost_connection_env: OktopostSandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> OktopostSandbox:
-    """The sandbox, a state directory of this test's own, and simulated time (5 ms real per wait)."""
-    monkeypatch.setenv("AIRFLOW__OKTOPOST__WATCHER_STATE_DIR", str(tmp_path))
-    SimClock(oktopost_connection_env, start=1_800_000_000.0, real_pause=0.005).install(monkeypatch)
-    return oktopost_connection_env
+    """The watcher's sandbox (``watcher_support``), saving its state ``SAVE_DELAY`` after the events."""
+    return watch_sandbox(oktopost_connection_env, monkeypatch, tmp_path)
 
 
 async def test_one_event_per_change_not_per_poll(watch_env: OktopostSandbox) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 
 import pytest
-from e2e_deployment import Deployment
+from e2e_deployment import Deployment, running
 from e2e_processes import DeploymentError
 
 from airflow_provider_oktopost.testing.client import SandboxClient
@@ -19,17 +19,13 @@ from airflow_provider_oktopost.testing.client import SandboxClient
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """Sandbox, api-server, scheduler, dag-processor and triggerer, healthy, with the example DAGs listed."""
-    deployed = Deployment(tmp_path_factory.mktemp("e2e-deployment"), validation_delay=12.0)
-    try:
-        deployed.start()
-        print(f"\nAirflow at {deployed.url}, sandbox at {deployed.sandbox_url}, logs in {deployed.logs}")
+    """Sandbox, api-server, scheduler, dag-processor and triggerer, healthy, with the example DAGs listed.
+
+    A module that needs another deployment (Celery, DEBUG logging, partner connections) defines its own
+    fixture of this name, with :func:`e2e_deployment.running` too.
+    """
+    with running(Deployment(tmp_path_factory.mktemp("e2e-deployment"), validation_delay=12.0)) as deployed:
         yield deployed
-    finally:
-        try:
-            deployed.stop()
-        finally:
-            print(f"\ndeployment stopped; seconds per component: {deployed.stop_times}")
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +33,18 @@ def sandbox(deployment: Deployment) -> Iterator[SandboxClient]:
     """Control client of the deployment's sandbox (a separate process)."""
     with SandboxClient(deployment.sandbox_url) as client:
         yield client
+
+
+@pytest.fixture
+def held(sandbox: SandboxClient) -> Iterator[SandboxClient]:
+    """New integrations stay invalid until the test releases them (``e2e_runs``); afterwards nothing
+    stays held."""
+    sandbox.hold_validation()
+    try:
+        yield sandbox
+    finally:
+        sandbox.hold_validation(False)
+        sandbox.release_validation()
 
 
 @pytest.hookimpl(wrapper=True)

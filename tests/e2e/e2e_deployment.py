@@ -20,11 +20,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from e2e_processes import Component, DeploymentError, ProcessSet, describe, free_port, group_members, tail
@@ -349,6 +349,28 @@ class Deployment(ProcessSet):
                 self.diagnosis(),
             ]
         )
+
+
+D = TypeVar("D", bound=Deployment)
+
+
+@contextmanager
+def running(deployment: D) -> Iterator[D]:
+    """``deployment`` started and healthy (the start time and where its logs are printed) for the
+    ``with`` block, then stopped whatever happened: every test module's ``deployment`` fixture is this."""
+    started = time.monotonic()
+    try:
+        deployment.start()
+        print(
+            f"\n{type(deployment).__name__} up in {time.monotonic() - started:.0f} s: Airflow at "
+            f"{deployment.url}, sandbox at {deployment.sandbox_url}, logs in {deployment.logs}"
+        )
+        yield deployment
+    finally:
+        try:
+            deployment.stop()
+        finally:
+            print(f"\ndeployment stopped; seconds per component: {deployment.stop_times}")
 
 
 def _plain(value: Any) -> Any:

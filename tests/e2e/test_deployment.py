@@ -17,37 +17,31 @@ Run with ``make e2e`` (or ``pytest tests/e2e -m e2e``); the module takes about t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from e2e_deployment import Deployment
 from e2e_rest import RunWatch
-from secrets_scan import forbidden, scan_files, scan_tree
+from e2e_runs import (
+    BULK,
+    ONBOARDING,
+    RUN_TIMEOUT,
+    TRIGGER_PATH,
+    assert_key_in_no_file,
+    assert_planted_secrets_found,
+    cname_for,
+    integrations_for,
+    onboard_through_a_deferral,
+    read_invalid_in_triggerer,
+    run_logs,
+    start_onboarding,
+    waiting_lines,
+)
 
-from airflow_provider_oktopost.testing import DEFAULT_ACCOUNT_ID
 from airflow_provider_oktopost.testing.client import SandboxClient
 
 pytestmark = pytest.mark.e2e
-
-ONBOARDING = "example_oktopost_onboarding"
-BULK = "example_oktopost_bulk_onboarding"
-TRIGGER_CLASS = "OktopostIntegrationTrigger"
-TRIGGER_PATH = f"airflow_provider_oktopost.triggers.oktopost.{TRIGGER_CLASS}"
-RUN_TIMEOUT = 120.0  # seconds for one DAG run (normally 30-60 s)
-# A trigger that fires within a couple of seconds of deferring can get its task marked failed
-# (apache/airflow#67287), so every integration is held invalid until its trigger has read it invalid.
-
-
-def integrations_for(sandbox: SandboxClient, cname_id: str) -> list[dict[str, Any]]:
-    return [item for item in sandbox.integrations if item["CnameId"] == cname_id]
-
-
-def cname_for(sandbox: SandboxClient, host_name: str) -> str:
-    """The Id of the one CNAME the onboarding DAG registered for ``host_name``."""
-    (cname,) = [item for item in sandbox.cnames if item["Name"] == host_name]
-    return str(cname["Id"])
 
 
 def api_reads(sandbox: SandboxClient) -> int:
@@ -85,45 +79,6 @@ def assert_trigger_ran(
     return records
 
 
-def waiting_lines(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Our trigger's "Integration ... is ...; waiting for ..." log records."""
-    return [r for r in records if r.get("logger") == TRIGGER_PATH and "waiting for" in str(r.get("event"))]
-
-
-@pytest.fixture
-def held(sandbox: SandboxClient) -> Iterator[SandboxClient]:
-    """New integrations stay invalid until the test releases them; afterwards nothing stays held."""
-    sandbox.hold_validation()
-    try:
-        yield sandbox
-    finally:
-        sandbox.hold_validation(False)
-        sandbox.release_validation()
-
-
-def read_invalid_in_triggerer(
-    deployment: Deployment, dag_id: str, map_indexes: tuple[int, ...] = (-1,)
-) -> Callable[[RunWatch], bool]:
-    """A ``watch`` condition: every ``wait_until_ready`` (mapped or not) is deferred and its trigger has
-    logged a read of the integration as not ready yet in the triggerer (or the run failed)."""
-
-    def done(w: RunWatch) -> bool:
-        if w.state == "failed":
-            return True
-        for map_index in map_indexes:
-            ti = w.ti("wait_until_ready", map_index)
-            if ti is None or ti["state"] != "deferred":
-                return False
-            job = (ti.get("trigger") or {}).get("triggerer_id")
-            if job is None or not waiting_lines(
-                deployment.trigger_log(dag_id, w.run_id, "wait_until_ready", job, map_index)
-            ):
-                return False
-        return True
-
-    return done
-
-
 def assert_ready(integration: dict[str, Any]) -> None:
     assert (integration["Status"], integration["State"]) == ("valid", "active"), integration
 
@@ -134,19 +89,10 @@ def test_onboarding_defers_and_the_trigger_runs_in_the_triggerer(
     host_name = "onboard.e2e.example.com"
     sandbox = held
     rest = deployment.rest
-    rest.unpause(ONBOARDING)
-    run_id = rest.trigger(ONBOARDING, {"host_name": host_name})
-
-    watch = RunWatch(ONBOARDING, run_id)
-    deployment.watch(watch, timeout=RUN_TIMEOUT, until=read_invalid_in_triggerer(deployment, ONBOARDING))
-    assert watch.state != "failed", deployment.run_diagnosis(watch)
-    assert len(sandbox.release_validation(cname_for(sandbox, host_name))) == 1
-    deployment.watch(watch, timeout=RUN_TIMEOUT)
-
-    assert watch.state == "success", deployment.run_diagnosis(watch)
+    watch = onboard_through_a_deferral(deployment, held, host_name)
+    run_id = watch.run_id
     # The sensor went through ``deferred``, with our trigger assigned to a triggerer job, and came back
     # on its first try (a resumed deferral, not a retry).
-    assert "deferred" in watch.seen["wait_until_ready"], watch.summary()
     triggers = watch.triggers.get("wait_until_ready", set())
     assert {classpath for _, classpath, _ in triggers} == {TRIGGER_PATH}, triggers
     assert any(triggerer_id is not None for _, _, triggerer_id in triggers), triggers
@@ -212,14 +158,9 @@ def test_triggerer_restart_keeps_the_wait_and_its_deadline(
 ) -> None:
     host_name = "restart.e2e.example.com"
     sandbox = held
-    rest = deployment.rest
-    rest.unpause(ONBOARDING)
-    run_id = rest.trigger(ONBOARDING, {"host_name": host_name})
-    watch = RunWatch(ONBOARDING, run_id)
-
+    watch = start_onboarding(deployment, host_name)  # read invalid by the first triggerer
+    run_id = watch.run_id
     read_invalid = read_invalid_in_triggerer(deployment, ONBOARDING)
-    deployment.watch(watch, timeout=RUN_TIMEOUT, until=read_invalid)  # by the first triggerer
-    assert watch.state != "failed", deployment.run_diagnosis(watch)
     cname_id = cname_for(sandbox, host_name)
     (integration,) = integrations_for(sandbox, cname_id)
     ti = watch.ti("wait_until_ready")
@@ -322,27 +263,10 @@ def test_the_key_is_in_no_task_or_triggerer_log_file(
     Runs after the tests above in this module; when run alone it first runs the onboarding DAG, so that
     there are logs to search (an audit over no file fails).
     """
-    logs = deployment.home / "logs"
-    if not list(logs.rglob("attempt=*.log.trigger.*.log")):
+    if not list((deployment.home / "logs").rglob("attempt=*.log.trigger.*.log")):
         test_onboarding_defers_and_the_trigger_runs_in_the_triggerer(deployment, held)
-    task_logs = [p for p in logs.rglob("attempt=*.log") if p.is_file()]
-    trigger_logs = list(logs.rglob("attempt=*.log.trigger.*.log"))
-    assert task_logs and trigger_logs, sorted(str(p) for p in logs.rglob("*"))
-    # The sandbox is the API's side: it prints its own connection settings (the key) by design.
-    components = [p for p in deployment.logs.glob("*.log") if p.name != "sandbox.log"]
-    assert {p.stem for p in components} >= {"scheduler", "triggerer", "api-server", "dag-processor"}
-
-    needles = forbidden(DEFAULT_ACCOUNT_ID, deployment.api_key)
-    scan = scan_tree(deployment.home, needles).merge(scan_files(components, needles))
-    assert scan.found == {}
-    assert "airflow.db" in scan.searched and all(
-        str(p.relative_to(deployment.home)) in scan.searched for p in task_logs + trigger_logs
-    )
-
+    task_logs, trigger_logs = run_logs(deployment)
+    needles = assert_key_in_no_file(deployment, task_logs + trigger_logs)
     # The same search catches the key when it is there: planted in copies of a task and a trigger log.
-    planted = []
-    for source in (task_logs[0], trigger_logs[0]):
-        copy = tmp_path / source.name
-        copy.write_bytes(source.read_bytes() + f"Authorization: {deployment.api_key}\n".encode())
-        planted.append(copy)
-    assert set(scan_files(planted, needles, tmp_path).found) == {p.name for p in planted}
+    line = f"Authorization: {deployment.api_key}"
+    assert_planted_secrets_found(tmp_path, needles, [(task_logs[0], line), (trigger_logs[0], line)])

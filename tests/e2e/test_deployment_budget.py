@@ -14,25 +14,25 @@ measured: onboarding 245 s, control 33 s).
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
 import pytest
 from e2e_deployment import Deployment
 from e2e_processes import free_port
-from e2e_rest import RunWatch
+from e2e_runs import (
+    BULK,
+    assert_each_cname_onboarded_once,
+    assert_the_control_gets_429s,
+    onboard_at_the_limits,
+)
 
 from airflow_provider_oktopost.testing.client import SandboxClient
 
 pytestmark = pytest.mark.e2e
 
-BULK = "example_oktopost_bulk_onboarding"
 CNAMES = [f"0CNe2ebudget{n:03d}" for n in range(50)]
 CONTROL_CNAMES = [f"0CNe2ebudgetcontrol{n:03d}" for n in range(50)]
-#: Every integration stays invalid for a while, so the waits really wait (and the first reads see it).
-VALIDATION_DELAY = 30.0
-RUN_TIMEOUT = 900.0
 
 
 def test_fifty_cnames_onboard_inside_the_limit_with_two_triggerers(
@@ -40,23 +40,11 @@ def test_fifty_cnames_onboard_inside_the_limit_with_two_triggerers(
 ) -> None:
     env = {**deployment.airflow_env(), "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
     deployment._spawn("triggerer-2", deployment._airflow("triggerer"), env)
-    sandbox.configure(rate_limit_per_minute=60, block_seconds=900.0, validation_delay=VALIDATION_DELAY)
     before = sandbox.count()
-    try:
-        deployment.rest.unpause(BULK)
-        run_id = deployment.rest.trigger(BULK, {"cname_ids": CNAMES})
-        watch = deployment.watch(RunWatch(BULK, run_id), timeout=RUN_TIMEOUT)
-    finally:
-        sandbox.configure(rate_limit_per_minute=None, validation_delay=deployment.validation_delay)
+    watch = onboard_at_the_limits(deployment, sandbox, CNAMES)
+    run_id = watch.run_id
 
-    assert watch.state == "success", deployment.run_diagnosis(watch)
-    assert sandbox.rate_limited_count == 0
-    # Exactly one integration per CNAME, valid and active.
-    per_cname = Counter(item["CnameId"] for item in sandbox.integrations if item["CnameId"] in CNAMES)
-    assert per_cname == Counter(CNAMES), per_cname
-    for item in sandbox.integrations:
-        if item["CnameId"] in CNAMES:
-            assert (item["Status"], item["State"]) == ("valid", "active"), item
+    assert_each_cname_onboarded_once(deployment, sandbox, watch, CNAMES)
     # The connects ran as task processes side by side (two or more at once), never more than the pool's 4.
     connects = [ti for ti in watch.last if ti["task_id"] == "connect"]
     assert 2 <= _most_at_once(connects) <= 4, _most_at_once(connects)
@@ -89,12 +77,4 @@ def test_the_control_with_the_budget_per_process_gets_429s(
     deployment.overrides = {"AIRFLOW__OKTOPOST__BUDGET_STORE": "memory"}
     deployment.restart_component("scheduler")  # the LocalExecutor's task processes are its children
     deployment.wait_healthy()
-    sandbox.reset()
-    sandbox.configure(rate_limit_per_minute=60, block_seconds=900.0, validation_delay=VALIDATION_DELAY)
-    run_id = deployment.rest.trigger(BULK, {"cname_ids": CONTROL_CNAMES})
-    deployment.watch(
-        RunWatch(BULK, run_id),
-        timeout=RUN_TIMEOUT,
-        until=lambda watch: sandbox.rate_limited_count > 0 or watch.state in ("success", "failed"),
-    )
-    assert sandbox.rate_limited_count > 0
+    assert_the_control_gets_429s(deployment, sandbox, CONTROL_CNAMES)

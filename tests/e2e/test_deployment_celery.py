@@ -15,39 +15,27 @@ the 2-core machine beside other work: start 37 s, onboarding 286 s, control 47 s
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 from e2e_celery import WORKERS, CeleryDeployment
-from e2e_rest import RunWatch
+from e2e_deployment import running
+from e2e_runs import assert_each_cname_onboarded_once, assert_the_control_gets_429s, onboard_at_the_limits
 
 from airflow_provider_oktopost.testing.client import SandboxClient
 
 pytestmark = pytest.mark.e2e
 
-BULK = "example_oktopost_bulk_onboarding"
 CNAMES = [f"0CNe2ecelery{n:03d}" for n in range(50)]
 CONTROL_CNAMES = [f"0CNe2econtrol{n:03d}" for n in range(50)]
-VALIDATION_DELAY = 30.0
-RUN_TIMEOUT = 900.0
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryDeployment]:
     """The Celery deployment of this module (named ``deployment``: the e2e conftest's fixtures and failure
     report use it)."""
-    deployed = CeleryDeployment(tmp_path_factory.mktemp("e2e-celery"), validation_delay=12.0)
-    try:
-        started = time.monotonic()
-        deployed.start()
-        print(f"\nCelery deployment up in {time.monotonic() - started:.0f} s; logs in {deployed.logs}")
+    with running(CeleryDeployment(tmp_path_factory.mktemp("e2e-celery"), validation_delay=12.0)) as deployed:
         yield deployed
-    finally:
-        try:
-            deployed.stop()
-        finally:
-            print(f"\ndeployment stopped; seconds per component: {deployed.stop_times}")
 
 
 def _received(deployment: CeleryDeployment, name: str) -> int:
@@ -61,24 +49,12 @@ def test_fifty_cnames_onboard_inside_the_limit_on_celery_with_nothing_set(
 
     env = deployment.airflow_env()
     assert not [name for name in env if name.startswith("AIRFLOW__OKTOPOST__")]  # nothing set for the budget
-    sandbox.configure(rate_limit_per_minute=60, block_seconds=900.0, validation_delay=VALIDATION_DELAY)
     before = sandbox.count()
     started = time.monotonic()
-    try:
-        deployment.rest.unpause(BULK)
-        run_id = deployment.rest.trigger(BULK, {"cname_ids": CNAMES})
-        watch = deployment.watch(RunWatch(BULK, run_id), timeout=RUN_TIMEOUT)
-    finally:
-        sandbox.configure(validation_delay=deployment.validation_delay)
+    watch = onboard_at_the_limits(deployment, sandbox, CNAMES)
     took = time.monotonic() - started
 
-    assert watch.state == "success", deployment.run_diagnosis(watch)
-    assert sandbox.rate_limited_count == 0
-    per_cname = Counter(item["CnameId"] for item in sandbox.integrations if item["CnameId"] in CNAMES)
-    assert per_cname == Counter(CNAMES), per_cname
-    for item in sandbox.integrations:
-        if item["CnameId"] in CNAMES:
-            assert (item["Status"], item["State"]) == ("valid", "active"), item
+    assert_each_cname_onboarded_once(deployment, sandbox, watch, CNAMES)
     # Both workers (two "containers") ran tasks; the budget they shared lives in the broker's Redis, under
     # its own keys, and no home kept a budget file of its own.
     assert all(_received(deployment, name) > 0 for name in WORKERS), [
@@ -104,14 +80,6 @@ def test_the_control_with_the_budget_per_process_gets_429s(
     """The same onboarding with each task process keeping its own budget: the account is refused."""
     deployment.overrides = {"AIRFLOW__OKTOPOST__BUDGET_STORE": "memory"}
     deployment.restart_workers()
-    sandbox.reset()
-    sandbox.configure(rate_limit_per_minute=60, block_seconds=900.0, validation_delay=VALIDATION_DELAY)
     started = time.monotonic()
-    run_id = deployment.rest.trigger(BULK, {"cname_ids": CONTROL_CNAMES})
-    deployment.watch(
-        RunWatch(BULK, run_id),
-        timeout=RUN_TIMEOUT,
-        until=lambda watch: sandbox.rate_limited_count > 0 or watch.state in ("success", "failed"),
-    )
+    assert_the_control_gets_429s(deployment, sandbox, CONTROL_CNAMES)
     print(f"\ncontrol: first 429 after {time.monotonic() - started:.0f} s")
-    assert sandbox.rate_limited_count > 0

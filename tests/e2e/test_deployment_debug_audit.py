@@ -25,17 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_deployment import Deployment
-from e2e_rest import RunWatch
-from secrets_scan import forbidden, scan_files, scan_tree
-from test_deployment import ONBOARDING, RUN_TIMEOUT, cname_for, held, read_invalid_in_triggerer
+from e2e_deployment import Deployment, running
+from e2e_runs import assert_key_in_no_file, assert_planted_secrets_found, onboard_through_a_deferral, run_logs
 
-from airflow_provider_oktopost.testing import DEFAULT_ACCOUNT_ID
 from airflow_provider_oktopost.testing.client import SandboxClient
 
 pytestmark = pytest.mark.e2e
-
-__all__ = ["held"]  # a fixture of test_deployment, used here
 
 #: The loggers raised to DEBUG by name, as the in-process audit does (the core is at DEBUG too, see above).
 NAMESPACES = ("urllib3", "requests", "httpx", "httpcore", "airflow_provider_oktopost")
@@ -55,12 +50,8 @@ class DebugDeployment(Deployment):
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """This module's own deployment (it replaces the conftest's: that one logs at INFO)."""
-    deployed = DebugDeployment(tmp_path_factory.mktemp("e2e-debug-deployment"))
-    try:
-        deployed.start()
+    with running(DebugDeployment(tmp_path_factory.mktemp("e2e-debug-deployment"))) as deployed:
         yield deployed
-    finally:
-        deployed.stop()
 
 
 def _records(paths: list[Path]) -> list[dict[str, Any]]:
@@ -91,41 +82,18 @@ def _debug_lines(
 def test_the_key_is_in_no_file_with_the_http_libraries_at_debug(
     deployment: Deployment, held: SandboxClient, tmp_path: Path
 ) -> None:
-    host_name = "debug.e2e.example.com"
-    rest = deployment.rest
-    rest.unpause(ONBOARDING)
-    run_id = rest.trigger(ONBOARDING, {"host_name": host_name})
-    watch = RunWatch(ONBOARDING, run_id)
-    deployment.watch(watch, timeout=RUN_TIMEOUT, until=read_invalid_in_triggerer(deployment, ONBOARDING))
-    assert watch.state != "failed", deployment.run_diagnosis(watch)
-    assert len(held.release_validation(cname_for(held, host_name))) == 1
-    deployment.watch(watch, timeout=RUN_TIMEOUT)
-    assert watch.state == "success", deployment.run_diagnosis(watch)
-    assert "deferred" in watch.seen["wait_until_ready"], watch.summary()
-
-    logs = deployment.home / "logs"
-    trigger_logs = sorted(logs.rglob("attempt=*.log.trigger.*.log"))
-    task_logs = sorted(p for p in logs.rglob("attempt=*.log") if p.is_file())
-    assert task_logs and trigger_logs, sorted(str(p) for p in logs.rglob("*"))
+    onboard_through_a_deferral(deployment, held, "debug.e2e.example.com")
+    task_logs, trigger_logs = run_logs(deployment)
     # The risky lines are there to search: the workers' requests calls (urllib3, for the API's paths) and the
     # triggerer's httpx client (httpcore), at DEBUG.
     assert _debug_lines(_records(task_logs), ("urllib3",), "/v2/"), "no urllib3 DEBUG line in the task logs"
     assert _debug_lines(_records(trigger_logs), ("httpcore",)), "no httpcore DEBUG line in the trigger logs"
 
-    components = [p for p in deployment.logs.glob("*.log") if p.name != "sandbox.log"]  # the API's side
-    assert {p.stem for p in components} >= {"scheduler", "triggerer", "api-server", "dag-processor"}
-    needles = forbidden(DEFAULT_ACCOUNT_ID, deployment.api_key)
-    scan = scan_tree(deployment.home, needles).merge(scan_files(components, needles))
-    assert scan.found == {}
-    assert "airflow.db" in scan.searched and all(
-        str(p.relative_to(deployment.home)) in scan.searched for p in task_logs + trigger_logs
-    )
-
+    needles = assert_key_in_no_file(deployment, task_logs + trigger_logs)
     # The same search reports the key and the token when they are there (copies of one log of each kind).
     token = needles[1].decode()
-    planted = []
-    for source, secret in ((task_logs[0], deployment.api_key), (trigger_logs[0], token)):
-        copy = tmp_path / source.name
-        copy.write_bytes(source.read_bytes() + f"DEBUG Authorization: {secret}\n".encode())
-        planted.append(copy)
-    assert set(scan_files(planted, needles, tmp_path).found) == {p.name for p in planted}
+    plants = [
+        (task_logs[0], f"DEBUG Authorization: {deployment.api_key}"),
+        (trigger_logs[0], f"DEBUG Authorization: {token}"),
+    ]
+    assert_planted_secrets_found(tmp_path, needles, plants)

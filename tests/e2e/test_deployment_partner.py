@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_deployment import Deployment
+from e2e_deployment import Deployment, running
 from e2e_rest import RunWatch
 from secrets_scan import forbidden, scan_files, scan_tree
 from support import load_example
@@ -78,12 +78,8 @@ class PartnerDeployment(Deployment):
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PartnerDeployment]:
-    deployed = PartnerDeployment(tmp_path_factory.mktemp("e2e-partner"))
-    try:
-        deployed.start()
+    with running(PartnerDeployment(tmp_path_factory.mktemp("e2e-partner"))) as deployed:
         yield deployed
-    finally:
-        deployed.stop()
 
 
 def _all_deferred(count: int) -> Any:

@@ -10,8 +10,8 @@ import pytest
 from partner_support import PASSWORD, customer
 
 from airflow_provider_oktopost._core import partner_ops
+from airflow_provider_oktopost._core.config import PARTNER_API, PARTNER_URL, ClientConfig, config_from_fields
 from airflow_provider_oktopost._core.driver import run_sync
-from airflow_provider_oktopost._core.partner_config import PARTNER_URL, partner_config_from_fields
 from airflow_provider_oktopost._core.throttle import budget_for
 from airflow_provider_oktopost._core.wire import ApiRequest
 from airflow_provider_oktopost.exceptions import (
@@ -24,6 +24,11 @@ from airflow_provider_oktopost.exceptions import (
 from airflow_provider_oktopost.hooks.partner import OktopostPartnerHook
 from airflow_provider_oktopost.testing import Fault, OktopostSandbox
 from airflow_provider_oktopost.testing.accounts import DEFAULT_PARTNER_ID
+
+
+def partner_config_from_fields(conn_id: str, **fields: Any) -> ClientConfig:
+    """A partner connection's settings, as the partner hook reads them."""
+    return config_from_fields(conn_id, api=PARTNER_API, **fields)
 
 
 def test_config_defaults_to_the_reseller_host_without_v2() -> None:
@@ -44,6 +49,39 @@ def test_config_defaults_to_the_reseller_host_without_v2() -> None:
     assert "s3cret" in proxied.secrets
     with pytest.raises(OktopostConfigError, match="no API key"):
         partner_config_from_fields("p", login="001p", password=None, host=None, extra={})
+
+
+def test_one_builder_reads_both_connection_types_only_the_api_root_differs() -> None:
+    """The partner API has no region and no ``/v2``; every other check is the ``oktopost`` one."""
+    fields: dict[str, Any] = {"login": "001p", "password": "k", "extra": {"region": "eu"}}
+    assert config_from_fields("c", host=None, **fields).base_url == "https://eu-api.oktopost.com/v2"
+    assert partner_config_from_fields("p", host=None, **fields).base_url == PARTNER_URL
+    assert config_from_fields("c", host="proxy.example", **fields).base_url == "https://proxy.example/v2"
+    assert partner_config_from_fields("p", host="proxy.example", **fields).base_url == "https://proxy.example"
+    with pytest.raises(OktopostConfigError, match=r"such as 'https://reseller\.oktopost\.com'"):
+        partner_config_from_fields("p", host="ftp://proxy.example", **fields)
+    with pytest.raises(OktopostConfigError, match="'region' must be 'us' or 'eu'"):
+        config_from_fields("c", host=None, login="001p", password="k", extra={"region": "apac"})
+    assert OktopostPartnerHook().oktopost_conn_id == "oktopost_partner_default"
+    assert OktopostPartnerHook("mine").oktopost_conn_id == "mine"
+
+
+def test_the_partner_form_on_airflow_3_0_and_3_1_is_the_declared_one() -> None:
+    """3.0/3.1 build the form from the hook: the same fields as ``get_provider_info`` declares for 3.2+."""
+    from wtforms import Form
+
+    from airflow_provider_oktopost.get_provider_info import PARTNER_UI_FIELD_BEHAVIOUR, get_provider_info
+
+    legacy = OktopostPartnerHook.get_ui_field_behaviour()
+    assert legacy["hidden_fields"] == PARTNER_UI_FIELD_BEHAVIOUR["hidden-fields"]
+    assert legacy["relabeling"]["login"] == "Partner Account ID"
+    assert legacy["placeholders"] == PARTNER_UI_FIELD_BEHAVIOUR["placeholders"]
+    widgets = OktopostPartnerHook.get_connection_form_widgets()
+    types = get_provider_info()["connection-types"]
+    declared = next(c for c in types if c["connection-type"] == "oktopost_partner")
+    assert set(widgets) == set(declared["conn-fields"]) == {"timeout"}
+    form = type("PartnerForm", (Form,), dict(widgets))()
+    assert form.timeout.data is None and form.validate()
 
 
 def test_partner_budget_is_its_own() -> None:
@@ -191,20 +229,18 @@ def test_password_never_in_errors_logs_or_repr(
     assert PASSWORD not in repr(sandbox.requests)
 
 
+def _partner_connection(
+    monkeypatch: pytest.MonkeyPatch, sandbox: OktopostSandbox, login: str, password: str
+) -> None:
+    """``oktopost_partner_default`` on the sandbox, with these credentials instead of the partner's."""
+    connection = {"conn_type": "oktopost_partner", "login": login, "password": password, "host": sandbox.url}
+    monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_PARTNER_DEFAULT", json.dumps(connection))
+
+
 def test_wrong_key_fails_with_auth_error(
     partner_env: OktopostSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_OKTOPOST_PARTNER_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "oktopost_partner",
-                "login": DEFAULT_PARTNER_ID,
-                "password": "wrong",
-                "host": partner_env.url,
-            }
-        ),
-    )
+    _partner_connection(monkeypatch, partner_env, DEFAULT_PARTNER_ID, "wrong")
     with pytest.raises(OktopostAuthError):
         OktopostPartnerHook().list_accounts()
     ok, message = OktopostPartnerHook().test_connection()
@@ -214,17 +250,7 @@ def test_wrong_key_fails_with_auth_error(
 def test_a_customer_key_is_not_a_partner_key(
     partner_env: OktopostSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_OKTOPOST_PARTNER_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "oktopost_partner",
-                "login": partner_env.account_id,
-                "password": partner_env.api_key,
-                "host": partner_env.url,
-            }
-        ),
-    )
+    _partner_connection(monkeypatch, partner_env, partner_env.account_id, partner_env.api_key)
     with pytest.raises(OktopostAuthError, match="403"):
         OktopostPartnerHook().list_accounts()
 

@@ -98,8 +98,9 @@ def graph(root: Path, package: str) -> dict[str, set[str]]:
 
 def part_of(module: str, table: Mapping[str, object]) -> str:
     """The most specific part of ``table`` that ``module`` belongs to."""
-    candidates = [p for p in table if p == "" and module == "" or p and (module == p or module.startswith(p + "."))]
-    return max(candidates, key=len)
+    if module == "":
+        return ""
+    return max((p for p in table if p and (module == p or module.startswith(p + "."))), key=len)
 
 
 def within(module: str, parts: Iterable[str]) -> bool:

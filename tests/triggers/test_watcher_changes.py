@@ -8,64 +8,26 @@ listing (the client call itself is the real one), the sandbox deletes an integra
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import SimClock
+from watcher_support import Watch, baseline, listings_pass, until, watch_sandbox
 
 from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
 from airflow_provider_oktopost.testing import OktopostSandbox
-from airflow_provider_oktopost.triggers import watcher as watcher_module
 from airflow_provider_oktopost.triggers._watch_state import AssetStateStore
 from airflow_provider_oktopost.triggers.watcher import OktopostIntegrationChangeTrigger
 
-LIST = r"/v2/integration"
 CNAME = "0CNwatch0000001"
-
-
-class Watch:
-    """One trigger running as the triggerer runs it: its events collected until it is stopped."""
-
-    def __init__(self, trigger: OktopostIntegrationChangeTrigger) -> None:
-        self.trigger = trigger
-        self.events: list[dict[str, Any]] = []
-        self.task = asyncio.ensure_future(self._consume())
-
-    async def _consume(self) -> None:
-        async for event in self.trigger.run():
-            self.events.append(event.payload)
-
-    async def stop(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
-async def listings_pass(sandbox: OktopostSandbox, n: int) -> None:
-    """Wait until ``n`` more listing pages have been answered (and handed on)."""
-    target = sandbox.count("GET", LIST) + n
-    await until(lambda: sandbox.count("GET", LIST) >= target)
-    await asyncio.sleep(0.05)
 
 
 @pytest.fixture
 def watch_env(
     oktopost_connection_env: OktopostSandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> OktopostSandbox:
-    """The sandbox, a state directory of this test's own, and simulated time (5 ms real per wait)."""
-    monkeypatch.setenv("AIRFLOW__OKTOPOST__WATCHER_STATE_DIR", str(tmp_path))
-    monkeypatch.setattr(watcher_module, "SAVE_DELAY", 0.0)
-    SimClock(oktopost_connection_env, start=1_800_000_000.0, real_pause=0.005).install(monkeypatch)
-    return oktopost_connection_env
+    """The watcher's sandbox (``watcher_support``); state is saved as soon as events are handed over."""
+    return watch_sandbox(oktopost_connection_env, monkeypatch, tmp_path, save_at_once=True)
 
 
 async def test_a_delete_while_the_listing_is_paged_reports_only_the_deleted_integration(
@@ -111,11 +73,7 @@ async def test_a_delete_while_the_listing_is_paged_reports_only_the_deleted_inte
 async def test_changing_poll_interval_keeps_what_was_seen(watch_env: OktopostSandbox) -> None:
     sandbox = watch_env
     a = sandbox.add_integration(type="cd", cname_id=CNAME, status="valid")["Id"]
-    first = Watch(OktopostIntegrationChangeTrigger(poll_interval=60))
-    try:
-        await listings_pass(sandbox, 2)
-    finally:
-        await first.stop()
+    first = await baseline(sandbox, poll_interval=60)
     sandbox.set_status(a, "invalid")  # while the DAG's watcher is redeployed with another interval
     second = Watch(OktopostIntegrationChangeTrigger(poll_interval=300))
     try:
@@ -131,12 +89,7 @@ async def test_state_saved_under_the_older_key_is_still_read(
 ) -> None:
     sandbox = watch_env
     a = sandbox.add_integration(type="cd", cname_id=CNAME, status="valid")["Id"]
-    first = Watch(OktopostIntegrationChangeTrigger(poll_interval=60))
-    try:
-        await listings_pass(sandbox, 2)
-    finally:
-        await first.stop()
-    trigger = first.trigger
+    trigger = (await baseline(sandbox, poll_interval=60)).trigger
     (tmp_path / f"{trigger.state_key}.json").rename(tmp_path / f"{trigger.legacy_state_key}.json")
     sandbox.set_status(a, "invalid")
     second = Watch(OktopostIntegrationChangeTrigger(poll_interval=60))
