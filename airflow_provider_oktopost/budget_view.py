@@ -1,6 +1,6 @@
 """Every account the budget store knows, as the Oktopost page, its JSON API and the command line show it.
 
-Read-only: the store is asked for its picture of each account (:meth:`~.core.throttle.Store.account_states`)
+Read-only: the store is asked for its picture of each account (``account_states()``)
 and nothing is reserved or written. The store is the deployment's, as configured in Airflow's ``[oktopost]``
 section (``budget_store``, ``budget_dir``...); a connection whose extras name another store is not seen here.
 Nothing in the answer is secret: accounts are API host and Account ID, the store is shown without any
