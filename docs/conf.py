@@ -75,8 +75,8 @@ autodoc_type_aliases = {
     "Asset": "airflow.sdk.Asset",
     "Context": "airflow.sdk.Context",
 }
-# OktopostAsyncClient's signature names httpx.AsyncClient, imported only for type checking (httpx stays off the
-# import path), so autodoc shows that signature as written: the private ClientConfig is then a bare name.
+# OktopostAsyncClient's signature names httpx.AsyncClient, imported only for type checking (httpx stays off
+# the import path), so autodoc shows that signature as written: the private ClientConfig is then a bare name.
 nitpick_ignore = [("py:class", "ClientConfig")]
 nitpick_ignore_regex = [
     ("py:.*", rf"(?:{'|'.join(EXTERNAL_MODULES)})(?:\..+)?"),

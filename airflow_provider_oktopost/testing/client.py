@@ -15,8 +15,8 @@ from typing import Any, cast
 
 import requests
 
+from airflow_provider_oktopost.testing._records import DEFAULT_CNAME_ID
 from airflow_provider_oktopost.testing.faults import CHAOS_KINDS, Fault, LoggedRequest, count_requests
-from airflow_provider_oktopost.testing.records import DEFAULT_CNAME_ID
 
 
 class SandboxClient:

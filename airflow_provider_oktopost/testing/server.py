@@ -25,10 +25,10 @@ from typing import Any
 
 import uvicorn
 
-from airflow_provider_oktopost.testing.app import create_app
+from airflow_provider_oktopost.testing._app import create_app
+from airflow_provider_oktopost.testing._records import DEFAULT_CNAME_ID
 from airflow_provider_oktopost.testing.config import UNSET, SandboxConfig, Unset
 from airflow_provider_oktopost.testing.faults import CHAOS_KINDS, Fault, LoggedRequest
-from airflow_provider_oktopost.testing.records import DEFAULT_CNAME_ID
 from airflow_provider_oktopost.testing.state import DEFAULT_ACCOUNT_ID, DEFAULT_API_KEY, SandboxState
 
 CONNECTION_ENV_VAR = "AIRFLOW_CONN_OKTOPOST_DEFAULT"
@@ -377,7 +377,7 @@ class OktopostSandbox:
 
     def partner_connection_json(self) -> str:
         """An ``oktopost_partner`` connection for the sandbox's partner account, as JSON."""
-        from airflow_provider_oktopost.testing.accounts import DEFAULT_PARTNER_ID, DEFAULT_PARTNER_KEY
+        from airflow_provider_oktopost.testing._accounts import DEFAULT_PARTNER_ID, DEFAULT_PARTNER_KEY
 
         return json.dumps(
             {

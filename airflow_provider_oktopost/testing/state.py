@@ -18,13 +18,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from airflow_provider_oktopost.testing.accounts import AccountRules
-from airflow_provider_oktopost.testing.cnames import CnameStore
+from airflow_provider_oktopost.testing._accounts import AccountRules
+from airflow_provider_oktopost.testing._cnames import CnameStore
+from airflow_provider_oktopost.testing._partner_store import PartnerStore
+from airflow_provider_oktopost.testing._records import DEFAULT_CNAME_ID, IdFactory, IntegrationRecord
+from airflow_provider_oktopost.testing._traffic import FaultQueue, RateLimiter
 from airflow_provider_oktopost.testing.config import UNSET, SandboxConfig, Unset
 from airflow_provider_oktopost.testing.faults import CHAOS_KINDS, Fault, LoggedRequest, count_requests
-from airflow_provider_oktopost.testing.partner_store import PartnerStore
-from airflow_provider_oktopost.testing.records import DEFAULT_CNAME_ID, IdFactory, IntegrationRecord
-from airflow_provider_oktopost.testing.traffic import FaultQueue, RateLimiter
 
 DEFAULT_ACCOUNT_ID = "001sandbox00001"
 DEFAULT_API_KEY = "sandbox-api-key"

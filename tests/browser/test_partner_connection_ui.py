@@ -25,7 +25,7 @@ from test_connection_ui import (
 
 from airflow_provider_oktopost.get_provider_info import PARTNER_UI_FIELD_BEHAVIOUR
 from airflow_provider_oktopost.testing import OktopostSandbox
-from airflow_provider_oktopost.testing.accounts import DEFAULT_PARTNER_ID, DEFAULT_PARTNER_KEY
+from airflow_provider_oktopost.testing._accounts import DEFAULT_PARTNER_ID, DEFAULT_PARTNER_KEY
 
 pytestmark = pytest.mark.skipif(
     tuple(int(p) for p in version("apache-airflow").split(".")[:2]) < (3, 2),

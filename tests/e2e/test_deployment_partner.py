@@ -26,7 +26,7 @@ from e2e_rest import RunWatch
 from secrets_scan import forbidden, scan_files, scan_tree
 from support import load_example
 
-from airflow_provider_oktopost.testing.accounts import DEFAULT_PARTNER_ID, DEFAULT_PARTNER_KEY
+from airflow_provider_oktopost.testing._accounts import DEFAULT_PARTNER_ID, DEFAULT_PARTNER_KEY
 from airflow_provider_oktopost.testing.client import SandboxClient
 
 pytestmark = pytest.mark.e2e

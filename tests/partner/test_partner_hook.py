@@ -23,7 +23,7 @@ from airflow_provider_oktopost.exceptions import (
 )
 from airflow_provider_oktopost.hooks.partner import OktopostPartnerHook
 from airflow_provider_oktopost.testing import Fault, OktopostSandbox
-from airflow_provider_oktopost.testing.accounts import DEFAULT_PARTNER_ID
+from airflow_provider_oktopost.testing._accounts import DEFAULT_PARTNER_ID
 
 
 def partner_config_from_fields(conn_id: str, **fields: Any) -> ClientConfig:

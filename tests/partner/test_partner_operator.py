@@ -103,7 +103,7 @@ def test_retry_after_a_lost_answer_finds_the_account(partner: OktopostSandbox) -
 
 
 def test_duplicate_external_id_ends_with_the_existing_account(partner: OktopostSandbox) -> None:
-    from airflow_provider_oktopost.testing.accounts import DEFAULT_PARTNER_ID
+    from airflow_provider_oktopost.testing._accounts import DEFAULT_PARTNER_ID
 
     existing = partner.add_managed_account(DEFAULT_PARTNER_ID, "Acme Inc", external_id="crm-0001")
     run = _run(create_dag, 4)

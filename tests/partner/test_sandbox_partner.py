@@ -6,7 +6,7 @@ import requests
 from partner_support import PASSWORD
 
 from airflow_provider_oktopost.testing import OktopostSandbox, SandboxClient
-from airflow_provider_oktopost.testing.accounts import DEFAULT_PARTNER_ID, DEFAULT_PARTNER_KEY
+from airflow_provider_oktopost.testing._accounts import DEFAULT_PARTNER_ID, DEFAULT_PARTNER_KEY
 
 PARTNER = (DEFAULT_PARTNER_ID, DEFAULT_PARTNER_KEY)
 FORM = {

@@ -38,11 +38,11 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "get_provider_info": ("_core.config_options",),
     "testing": ("testing",),
     "testing.pytest_plugin": ("testing", "_core"),
-    "testing.budgets": ("testing", "_core"),
+    "testing.budget": ("testing", "_core"),
 }
 #: The store implementations: outside _core, only these parts may name them.
 STORES = ("_core.budget.memory", "_core.budget.local_disk", "_core.budget.redis_server")
-STORE_USERS = ("_core", "budget_view", "plugins", "testing.pytest_plugin", "testing.budgets")
+STORE_USERS = ("_core", "budget_view", "plugins", "testing.pytest_plugin", "testing.budget")
 
 
 def modules_of(root: Path, package: str) -> dict[str, Path]:

@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from airflow_provider_oktopost.testing import DEFAULT_ACCOUNT_ID, DEFAULT_API_KEY, Fault, OktopostSandbox
-from airflow_provider_oktopost.testing.app import create_app
-from airflow_provider_oktopost.testing.gate import SandboxConnectionDropped
+from airflow_provider_oktopost.testing._app import create_app
+from airflow_provider_oktopost.testing._gate import SandboxConnectionDropped
 from airflow_provider_oktopost.testing.state import SandboxState
 
 AUTH = (DEFAULT_ACCOUNT_ID, DEFAULT_API_KEY)

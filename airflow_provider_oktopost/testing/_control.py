@@ -14,8 +14,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
+from airflow_provider_oktopost.testing._records import DEFAULT_CNAME_ID
 from airflow_provider_oktopost.testing.faults import CHAOS_KINDS, Fault, FaultKind
-from airflow_provider_oktopost.testing.records import DEFAULT_CNAME_ID
 from airflow_provider_oktopost.testing.state import SandboxState
 
 

@@ -1,6 +1,6 @@
 """The sandbox's partner (reseller) accounts: the records behind ``/account``.
 
-The routes are in :mod:`airflow_provider_oktopost.testing.partner`.
+The routes are in :mod:`airflow_provider_oktopost.testing._partner`.
 
 Oktopost serves these on ``https://reseller.oktopost.com`` without ``/v2``; the sandbox serves them at its
 root (``http://127.0.0.1:<port>/account``), behind the same gate as ``/v2`` (faults, Basic auth, the rate
@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from airflow_provider_oktopost.testing.records import IdFactory, format_time
+from airflow_provider_oktopost.testing._records import IdFactory, format_time
 
 #: The fields ``POST /account`` requires, in the order the docs list them.
 REQUIRED_FIELDS = ("firstName", "lastName", "company", "email", "password", "licenseId")

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
-from airflow_provider_oktopost.testing.gate import ACCOUNT_SCOPE_KEY, FORM_SCOPE_KEY
+from airflow_provider_oktopost.testing._gate import ACCOUNT_SCOPE_KEY, FORM_SCOPE_KEY
 
 _PAGE_SIZES = (25, 50, 100)
 

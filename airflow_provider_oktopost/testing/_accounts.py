@@ -15,8 +15,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from airflow_provider_oktopost.testing._traffic import RateLimiter
 from airflow_provider_oktopost.testing.config import SandboxConfig
-from airflow_provider_oktopost.testing.traffic import RateLimiter
 
 #: The sandbox's partner account (Basic auth on the ``/account`` routes), registered in every sandbox.
 DEFAULT_PARTNER_ID = "001partner00001"

@@ -14,8 +14,8 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from airflow_provider_oktopost.testing.actions import run_action
-from airflow_provider_oktopost.testing.gate import ACCOUNT_SCOPE_KEY, FORM_SCOPE_KEY
+from airflow_provider_oktopost.testing._actions import run_action
+from airflow_provider_oktopost.testing._gate import ACCOUNT_SCOPE_KEY, FORM_SCOPE_KEY
 from airflow_provider_oktopost.testing.state import SandboxState
 
 _PAGE_SIZES = (25, 50, 100)

@@ -4,7 +4,7 @@ Route handlers parse query strings and form bodies by hand instead of through Fa
 because the real API answers bad input with its own envelopes (``Result: false`` plus an ``Errors`` list
 or dict, sometimes with HTTP 200), never with FastAPI's 422. Parameters are still declared, as plain
 strings, so that ``/openapi.json`` documents what is implemented. The control routes under
-``/_sandbox`` live in :mod:`airflow_provider_oktopost.testing.control`.
+``/_sandbox`` live in :mod:`airflow_provider_oktopost.testing._control`.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.http import HTTPBase
 from starlette.types import ASGIApp
 
+from airflow_provider_oktopost.testing._control import control_router
+from airflow_provider_oktopost.testing._control_partner import partner_control_router
+from airflow_provider_oktopost.testing._gate import ACCOUNT_SCOPE_KEY, FORM_SCOPE_KEY, ApiGate
+from airflow_provider_oktopost.testing._partner import add_partner_routes
+from airflow_provider_oktopost.testing._records import API_STATES, format_time, parse_setting, user_id_for
+from airflow_provider_oktopost.testing._routes_onboarding import add_onboarding_routes
 from airflow_provider_oktopost.testing.config import UNSET
-from airflow_provider_oktopost.testing.control import control_router
-from airflow_provider_oktopost.testing.control_partner import partner_control_router
-from airflow_provider_oktopost.testing.gate import ACCOUNT_SCOPE_KEY, FORM_SCOPE_KEY, ApiGate
-from airflow_provider_oktopost.testing.partner import add_partner_routes
-from airflow_provider_oktopost.testing.records import API_STATES, format_time, parse_setting, user_id_for
-from airflow_provider_oktopost.testing.routes_onboarding import add_onboarding_routes
 from airflow_provider_oktopost.testing.state import SandboxState
 
 PAGE_SIZES = (25, 50, 100)

@@ -189,7 +189,7 @@ def is_api_path(path: str) -> bool:
 
 def logged_form(form: dict[str, str]) -> dict[str, str]:
     """The form as the request log keeps it: a new account's password is masked, never stored."""
-    from airflow_provider_oktopost.testing.partner_store import SECRET_FIELDS
+    from airflow_provider_oktopost.testing._partner_store import SECRET_FIELDS
 
     return {k: (_MASK if k in SECRET_FIELDS and v else v) for k, v in form.items()}
 
