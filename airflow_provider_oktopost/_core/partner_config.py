@@ -3,7 +3,7 @@
 The partner API lives on ``https://reseller.oktopost.com`` without ``/v2``. Everything else (Account ID and
 API key, proxy, TLS, timeout, retries, the call budget and its store) is read by
 :func:`~.config.config_from_fields`, so a partner connection behaves like any other; its budget is its own,
-because budgets are keyed by Base URL and Account ID (:func:`~.throttle.budget_for`).
+because budgets are keyed by Base URL and Account ID (:func:`~.budget.registry.budget_for`).
 """
 
 from __future__ import annotations
