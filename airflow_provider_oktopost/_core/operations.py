@@ -1,7 +1,8 @@
 """The API operations as sans-IO generators.
 
-Each operation yields :class:`~.wire.ApiRequest` (send this, give me the reply) or :class:`~.wire.Sleep`
-(wait, then resume) and returns its result. :mod:`.driver` runs them over ``requests`` in a worker or over
+Each operation yields :class:`~.wire.ApiRequest` (send this, give me the reply), :class:`~.wire.Sleep`
+(wait, then resume) or a budget step (:class:`~.steps.StoreStep`, made by ``AccountBudget.step``) and returns
+its result; :mod:`.steps` names these types. :mod:`.driver` runs them over ``requests`` in a worker or over
 ``httpx`` on an event loop; the decisions (retry, backoff, the call budget, pagination, how a lost response
 to a create is recovered) are made here once.
 """

@@ -74,7 +74,7 @@ class WaitLog:
             caller = sys._getframe(1).f_globals.get("__name__", "")
             if caller.endswith("core.driver"):
                 kind, place = BACKOFF, TRIGGERER if self.in_triggerer else EVENT_LOOP
-            elif caller.endswith("triggers.poller"):
+            elif caller.endswith("triggers._poller"):
                 kind, place = POLL, TRIGGERER
             elif caller.endswith("triggers.oktopost"):
                 kind, place = DEFERRAL, TRIGGERER
