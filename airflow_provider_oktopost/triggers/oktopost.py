@@ -3,7 +3,7 @@
 Both run on the triggerer's event loop, so nothing here blocks: the connection is looked up with
 :func:`~airflow_provider_oktopost.hooks.oktopost_async.aget_client_config` (never the sync lookup, which
 would call the secrets masker on the loop), the integration triggers of one account share one poller and
-one ``httpx`` pool (:mod:`.poller`), and every wait is ``clock.async_sleep``. Deadlines are absolute epoch
+one ``httpx`` pool (``_poller``), and every wait is ``clock.async_sleep``. Deadlines are absolute epoch
 seconds (``clock.wall()``), so a triggerer restart cannot extend a wait. Only reads happen here; changes are
 made by operators in workers.
 """

@@ -18,7 +18,7 @@
     with DAG("remediate", schedule=[broken]): ...
 
 The trigger compares complete listings of the account (read through the account's shared poller and call
-budget, :mod:`.poller`) and fires one event per *change*, never per poll: an integration that stays invalid
+budget, ``_poller``) and fires one event per *change*, never per poll: an integration that stays invalid
 is reported once, when it becomes invalid. A change is one of :data:`CHANGES`; the payload says which
 integration, what changed and from what to what (:func:`detect_changes`).
 
@@ -29,7 +29,7 @@ is missing from that listing although it still exists. So a real delete fires on
 the listing that first missed it, and a shifted integration never fires.
 
 The first listing after the trigger starts for the first time is the baseline: nothing fires for it. What
-was last reported is saved after every listing (:mod:`.watch_state`: the triggerer's asset state store on
+was last reported is saved after every listing (``_watch_state``: the triggerer's asset state store on
 Airflow 3.3+, a local file on 3.0 to 3.2), so a restarted trigger compares its first listing with what it
 saw before the restart: a change made while it was down fires once, a change already reported does not
 fire again. The state is saved a few seconds after the events of a listing are handed to the triggerer
