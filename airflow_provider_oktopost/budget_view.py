@@ -32,10 +32,10 @@ def deployment_settings() -> BudgetSettings:
 
 def accounts(settings: BudgetSettings | None = None) -> dict[str, Any]:
     """``{"store", "generated_at", "accounts": [...]}`` for every account the configured store knows."""
-    from airflow_provider_oktopost._core.throttle import _store_for
+    from airflow_provider_oktopost._core.budget.registry import store_for
 
     settings = settings or deployment_settings()
-    _, store = _store_for(settings)
+    _, store = store_for(settings)
     states = store.account_states(settings.window)
     rows = [account_row(state, settings) for state in states]
     rows.sort(key=lambda row: (row["api_host"], row["account_id"]))
@@ -82,7 +82,7 @@ def _polling(
     today: int, per_minute: int | None, window: float, daily: int, polling_limit: int, *, base: BudgetSettings
 ) -> dict[str, Any]:
     """Whether the triggerers' pollers are paced now, by the budget's own rule (``polling_pace``)."""
-    from airflow_provider_oktopost._core.throttle import AccountBudget
+    from airflow_provider_oktopost._core.budget.account import AccountBudget
 
     share = 1 - polling_limit / daily if daily else base.share_for_other_tools
     settings = BudgetSettings(

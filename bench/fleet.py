@@ -16,15 +16,16 @@ per budget store:
 - ``redis``: a ``redis-server`` of its own on 127.0.0.1 (skipped when ``redis-server`` is not installed).
 
 Time runs faster, honestly: the sandbox and the budget both count a "minute" of ``60 / FACTOR`` real seconds
-(``rate_window_seconds`` / ``budget_window_seconds``), the block lasts ``900 / FACTOR`` seconds, and every
-other duration (poll interval, readiness spread, deadlines) is divided by ``FACTOR`` too. The day is not
-scaled (the store counts UTC days), so the daily limit is multiplied by ``FACTOR`` instead. The one duration
-that is not scaled is the provider's own assumption about a 429 without ``Retry-After`` (15 real minutes): a
-task whose deferral would last longer than two "minutes" is counted as not done (it would sit out the
-block), and the triggers' deadline (20 "minutes") ends the waits that would. Task processes are forked from
-a pre-loaded server (``forkserver``), as the LocalExecutor forks its task supervisors, so that interpreter
-start-up does not hide the budget. A deferral is emulated by the task process sleeping until the wait
-trigger's moment while keeping its pool slot (which overstates the time, never understates it).
+(``rate_window_seconds`` / the test-only ``OKTOPOST_TESTING_BUDGET_WINDOW_SECONDS``), the block lasts ``900 /
+FACTOR`` seconds, and every other duration (poll interval, readiness spread, deadlines) is divided by
+``FACTOR`` too. The day is not scaled (the store counts UTC days), so the daily limit is multiplied by
+``FACTOR`` instead. The one duration that is not scaled is the provider's own assumption about a 429 without
+``Retry-After`` (15 real minutes): a task whose deferral would last longer than two "minutes" is counted as
+not done (it would sit out the block), and the triggers' deadline (20 "minutes") ends the waits that would.
+Task processes are forked from a pre-loaded server (``forkserver``), as the LocalExecutor forks its task
+supervisors, so that interpreter start-up does not hide the budget. A deferral is emulated by the task process
+sleeping until the wait trigger's moment while keeping its pool slot (which overstates the time, never
+understates it).
 
 ``report_section`` turns the ``RESULT`` lines into the section of ``docs/performance.md``.
 """
@@ -48,7 +49,8 @@ from typing import Any
 
 from common import emit
 
-from airflow_provider_oktopost._core.throttle import DEFAULT_PER_MINUTE as DEFAULT_BUDGET
+from airflow_provider_oktopost._core.budget.settings import DEFAULT_PER_MINUTE as DEFAULT_BUDGET
+from airflow_provider_oktopost._core.budget.settings import TESTING_WINDOW_ENV
 
 FACTOR = float(os.environ.get("BENCH_FLEET_FACTOR", "6"))
 WINDOW = 60.0 / FACTOR
@@ -189,7 +191,6 @@ def scenario(store: str, store_url: str, directory: Path) -> dict[str, Any]:
             "rate_limit_per_minute": BUDGET,
             "daily_limit": DAILY_LIMIT,
             "budget_dir": str(directory / store),
-            "budget_window_seconds": WINDOW,
             "budget_max_wait": WINDOW,
         }
         conn_json = json.dumps(conn)
@@ -269,6 +270,7 @@ def scenario(store: str, store_url: str, directory: Path) -> dict[str, Any]:
 
 
 def main() -> None:
+    os.environ[TESTING_WINDOW_ENV] = str(WINDOW)  # the budget's "minute", in every process started below
     stores = [s for s in os.environ.get("BENCH_FLEET_STORES", ",".join(STORES)).split(",") if s]
     with tempfile.TemporaryDirectory(prefix="oktopost-fleet-") as tmp:
         directory = Path(tmp)

@@ -135,7 +135,7 @@ def breakdown(reps: int) -> dict[str, Any]:
     the main figures; medians over ``reps`` listings.
     """
     from airflow_provider_oktopost._core import operations
-    from airflow_provider_oktopost._core.throttle import AccountBudget
+    from airflow_provider_oktopost._core.budget.account import AccountBudget
     from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 
     spent = {"reserve": 0.0, "records": 0.0}

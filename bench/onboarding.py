@@ -29,7 +29,9 @@ from typing import Any
 
 from common import ScaledClock, emit
 
-from airflow_provider_oktopost._core import clock, throttle
+from airflow_provider_oktopost._core import clock
+from airflow_provider_oktopost._core.budget.settings import DEFAULT_PER_MINUTE
+from airflow_provider_oktopost.testing.budget import reset_budgets
 
 N = int(os.environ.get("BENCH_ONBOARD_N", "500"))
 EXISTING = int(os.environ.get("BENCH_ONBOARD_EXISTING", "500"))
@@ -84,7 +86,7 @@ def run(variant: str, listing_ttl: float, directory: str) -> dict[str, Any]:
     from airflow_provider_oktopost.sensors.oktopost import OktopostIntegrationSensor
     from airflow_provider_oktopost.testing import OktopostSandbox
 
-    throttle.reset_registry()
+    reset_budgets()
     with OktopostSandbox(rate_limit_per_minute=LIMIT, validation_delay=VALIDATION_DELAY) as sandbox:
         for n in range(EXISTING):
             sandbox.add_integration(type="cd", cname_id=f"0CNold{n:09d}", status="valid")
@@ -117,7 +119,7 @@ def run(variant: str, listing_ttl: float, directory: str) -> dict[str, Any]:
         total = sandbox.count()
         refused = sandbox.rate_limited_count
         wait_calls = total - connect_calls - sensor_calls
-    per_minute = throttle.DEFAULT_PER_MINUTE
+    per_minute = DEFAULT_PER_MINUTE
     return {
         "variant": variant,
         "listing_ttl": listing_ttl,
@@ -163,7 +165,7 @@ def report_section(results: list[dict[str, Any]]) -> str:
         f"enforcing {LIMIT} calls a minute and the 15-minute block, the budget in the machine-wide store. "
         f"Simulated time ({first['factor']:g} times faster than real for the provider, its budget and the "
         "sandbox alike). The physical limit is calls / 60 a minute; the budget's own limit is calls / "
-        f"{throttle.DEFAULT_PER_MINUTE} a minute (it leaves the rest for the account's other tools).",
+        f"{DEFAULT_PER_MINUTE} a minute (it leaves the rest for the account's other tools).",
         "",
         "| connect looks at | calls per integration | connect calls (of which listing pages) | calls "
         "from workers' sensors | wait calls | 429s | integrations ready | simulated time (s) | physical "
@@ -195,7 +197,7 @@ def report_section(results: list[dict[str, Any]]) -> str:
             f"times in simulated time. The {r['total_calls']} calls took {real:.0f} real seconds in all, "
             f"{real / r['total_calls'] * 1000:.0f} ms per call on this machine (1-minute load "
             f"{r.get('load_1m', 'unknown')} at the end), which is "
-            f"{real / r['total_calls'] * r['factor'] / (60 / throttle.DEFAULT_PER_MINUTE):.1f}x the budget's "
+            f"{real / r['total_calls'] * r['factor'] / (60 / DEFAULT_PER_MINUTE):.1f}x the budget's "
             "pace of one call per 1.2 simulated seconds: where that is above 1, the machine, not the budget, "
             "set the simulated time."
         )

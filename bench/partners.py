@@ -38,7 +38,8 @@ from typing import Any, TypeVar
 
 from common import ScaledClock, emit
 
-from airflow_provider_oktopost._core import clock, throttle
+from airflow_provider_oktopost._core import clock
+from airflow_provider_oktopost.testing.budget import reset_budgets
 
 T = TypeVar("T")
 
@@ -100,7 +101,7 @@ def _burst_bound(calls: int) -> float:
 def run(variant: str, directory: str) -> dict[str, Any]:
     from airflow_provider_oktopost.testing import OktopostSandbox
 
-    throttle.reset_registry()
+    reset_budgets()
     with OktopostSandbox(rate_limit_per_minute=LIMIT, block_seconds=BLOCK) as sandbox:
         scaled = ScaledClock(FACTOR, start=time.time())
         scaled.install(sandbox)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from airflow_provider_oktopost._core import wire
 from airflow_provider_oktopost._core.exactly_once import UnknownOutcome
-from airflow_provider_oktopost._core.operations import Context, Op, call
+from airflow_provider_oktopost._core.operations import Context, call
+from airflow_provider_oktopost._core.steps import Op
 from airflow_provider_oktopost.exceptions import OktopostActionOutcomeUnknownError
 from airflow_provider_oktopost.models import ActionResult
 

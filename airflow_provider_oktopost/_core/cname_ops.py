@@ -21,13 +21,13 @@ from airflow_provider_oktopost._core import wire
 from airflow_provider_oktopost._core.operations import (
     FULL_PAGE,
     Context,
-    Op,
     PageCursor,
     call,
     create_once,
     list_all,
     page_envelope,
 )
+from airflow_provider_oktopost._core.steps import Op
 from airflow_provider_oktopost.exceptions import OktopostApiError
 from airflow_provider_oktopost.models import Cname, CnamePage, Integration, cnames_of_page
 

@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from airflow_provider_oktopost._core.budget.settings import OPTIONS, BudgetSettings, airflow_option
+from airflow_provider_oktopost._core.budget.settings import (
+    DEFAULT_PER_MINUTE,
+    OPTIONS,
+    BudgetSettings,
+    airflow_option,
+)
 from airflow_provider_oktopost._core.retry import RetryPolicy
-from airflow_provider_oktopost._core.throttle import DEFAULT_PER_MINUTE
 from airflow_provider_oktopost.exceptions import OktopostConfigError
 
 REGION_URLS = {"us": "https://api.oktopost.com/v2", "eu": "https://eu-api.oktopost.com/v2"}
@@ -61,7 +65,7 @@ class ClientConfig:
     proxy: str | None = field(default=None, repr=False)
     #: TLS verification: ``True`` (system/certifi CAs), ``False`` (off) or the path of a CA bundle.
     verify: bool | str = True
-    #: Where the account's shared call budget lives and how it behaves (see ``core.throttle``).
+    #: Where the account's shared call budget lives and how it behaves (see ``_core.budget``).
     budget: BudgetSettings = field(default_factory=BudgetSettings)
 
     @property

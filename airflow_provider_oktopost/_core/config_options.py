@@ -56,13 +56,6 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "",
         "/var/lib/airflow/oktopost",
     ),
-    "budget_window_seconds": _option(
-        "Seconds the per-minute limit counts calls over. Leave it at 60: it exists so that tests and "
-        "benchmarks can run a shorter minute.",
-        "float",
-        "60",
-        None,
-    ),
     "daily_limit": _option(
         "Calls an Oktopost account may make per UTC day, counted in the budget store.",
         "integer",

@@ -7,8 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from airflow_provider_oktopost._core import clock
-from airflow_provider_oktopost._core.operations import Op
-from airflow_provider_oktopost._core.throttle import StoreStep
+from airflow_provider_oktopost._core.steps import Op, StoreStep
 from airflow_provider_oktopost._core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
 from airflow_provider_oktopost.exceptions import OktopostError
 

@@ -30,7 +30,7 @@ from airflow_provider_oktopost.exceptions import OktopostApiError, OktopostError
 
 if TYPE_CHECKING:
     from airflow_provider_oktopost._core.config import ClientConfig
-    from airflow_provider_oktopost._core.operations import Op
+    from airflow_provider_oktopost._core.steps import Op
 
 log = logging.getLogger("airflow_provider_oktopost")
 

@@ -1,7 +1,8 @@
 """The API operations as sans-IO generators.
 
-Each operation yields :class:`~.wire.ApiRequest` (send this, give me the reply) or :class:`~.wire.Sleep`
-(wait, then resume) and returns its result. :mod:`.driver` runs them over ``requests`` in a worker or over
+Each operation yields :class:`~.wire.ApiRequest` (send this, give me the reply), :class:`~.wire.Sleep`
+(wait, then resume) or a budget step (:class:`~.steps.StoreStep`, made by ``AccountBudget.step``) and returns
+its result; :mod:`.steps` names these types. :mod:`.driver` runs them over ``requests`` in a worker or over
 ``httpx`` on an event loop; the decisions (retry, backoff, the call budget, pagination, how a lost response
 to a create is recovered) are made here once.
 """
@@ -9,16 +10,18 @@ to a create is recovered) are made here once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from airflow_provider_oktopost._core import clock, observe, wire
+from airflow_provider_oktopost._core.budget.account import AccountBudget
+from airflow_provider_oktopost._core.budget.registry import budget_for
 from airflow_provider_oktopost._core.budget.rules import Grant
 from airflow_provider_oktopost._core.config import ClientConfig
 from airflow_provider_oktopost._core.exactly_once import UnknownOutcome, create_exactly_once
 from airflow_provider_oktopost._core.interpret import DEFAULT_RATE_LIMIT_BLOCK, interpret
-from airflow_provider_oktopost._core.throttle import AccountBudget, StoreStep, budget_for
+from airflow_provider_oktopost._core.steps import Op as Op  # noqa: PLC0414 - re-exported: the hooks import it here
 from airflow_provider_oktopost._core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
 from airflow_provider_oktopost.exceptions import (
     OktopostApiError,
@@ -29,9 +32,6 @@ from airflow_provider_oktopost.exceptions import (
 from airflow_provider_oktopost.models import Integration, IntegrationPage, Me, integrations_of_page
 
 log = logging.getLogger("airflow_provider_oktopost")
-
-#: The result of an operation.
-T = TypeVar("T")
 
 
 class _Record(Protocol):
@@ -63,11 +63,6 @@ class Listing(Protocol[_ItemT_co]):
     def count(self) -> int:
         """The page size asked for."""
 
-
-#: What a driver sends back into an operation: the response, the failure, the budget grant or store answer.
-Reply = ApiResponse | TransportFailure | Grant | dict[str, str] | None
-#: An operation: a sans-IO generator that yields requests, sleeps and store steps and returns its result.
-Op = Generator[ApiRequest | Sleep | StoreStep, Reply, T]
 
 #: Pages fetched by a full listing; the API's largest page.
 FULL_PAGE = 100
@@ -103,7 +98,7 @@ class Context:
 
     @classmethod
     def for_config(cls, config: ClientConfig, *, polling: bool = False) -> Context:
-        """A context with the account's call budget, shared by the deployment's processes (see throttle)."""
+        """A context with the account's call budget, shared by the deployment's processes (see ``budget``)."""
         budget = budget_for(config.base_url, config.account_id, config.rate_limit_per_minute, config.budget)
         return cls(config, budget, polling)
 
@@ -141,7 +136,7 @@ def call(ctx: Context, request: ApiRequest, *, gone_means_done: bool = False) ->
     attempt = 0
     maybe_committed = False
     while True:
-        grant = yield ctx.budget.reserve_step(ctx.config.budget.max_wait, polling=ctx.polling)
+        grant = yield ctx.budget.step(ctx.budget.reserve, ctx.config.budget.max_wait, polling=ctx.polling)
         assert isinstance(grant, Grant), "the driver must answer a budget step with its result"
         if not grant.granted:
             raise _budget_wait(ctx, request, grant)
@@ -171,7 +166,7 @@ def call(ctx: Context, request: ApiRequest, *, gone_means_done: bool = False) ->
             # A shared fact: no process of the deployment sends to this key until the block is over. A 429
             # without Retry-After means the documented 15-minute block, never a retry within seconds.
             hint = hint if hint is not None else DEFAULT_RATE_LIMIT_BLOCK
-            yield ctx.budget.block_step(hint)
+            yield ctx.budget.step(ctx.budget.block, hint)
         delay = ctx.config.retry.delay(attempt, hint) if outcome.retryable else None
         if delay is None:
             raise error
@@ -277,13 +272,13 @@ def find_integrations(
     wire.require_type("type", type)
     wire.require_id("cname_id", cname_id)
     if shared_listing:
-        cached = yield ctx.budget.listing_step(type)
+        cached = yield ctx.budget.step(ctx.budget.get_listing, type)
         if isinstance(cached, dict):
             found = [_from_listing(i, type, entry) for i, entry in cached.items()]
             return [item for item in found if item.cname_id == cname_id]
-    began = yield ctx.budget.listing_began_step()  # the listing is dated by when its read began
+    began = yield ctx.budget.step(ctx.budget.listing_began)  # the listing is dated by when its read began
     listed = [item for item in (yield from list_all(ctx, type)) if item.type == type]
-    yield ctx.budget.put_listing_step(type, {item.id: _listing_entry(item) for item in listed}, began)
+    yield ctx.budget.step(ctx.budget.put_listing, type, {i.id: _listing_entry(i) for i in listed}, began)
     return [item for item in listed if item.cname_id == cname_id]
 
 
@@ -319,7 +314,7 @@ def connect_integration(
         raw.setdefault("Type", type)
         raw.setdefault("CnameId", cname_id)
         created = Integration.from_api(raw)
-        yield ctx.budget.add_to_listing_step(type, created.id, _listing_entry(created))
+        yield ctx.budget.step(ctx.budget.add_to_listing, type, created.id, _listing_entry(created))
         return created
 
     return (yield from create_once(ctx, request, made, look, what="integration"))
@@ -353,13 +348,13 @@ def update_integration(
     """``POST /integration/{id}``: change state, CNAME or settings; safe to resend, so retried like a read."""
     yield from call(ctx, wire.update_request(integration_id, state, cname_id, settings))
     if cname_id is not None:
-        yield ctx.budget.forget_listings_step()  # shared listings would show the old CNAME
+        yield ctx.budget.step(ctx.budget.forget_listings)  # shared listings would show the old CNAME
 
 
 def delete_integration(ctx: Context, integration_id: str) -> Op[None]:
     """``DELETE /integration/{id}``; a 404 on a retry means an earlier attempt already deleted it."""
     yield from call(ctx, wire.delete_request(integration_id), gone_means_done=True)
-    yield ctx.budget.forget_listings_step()  # shared listings would still show it
+    yield ctx.budget.step(ctx.budget.forget_listings)  # shared listings would still show it
 
 
 def _integration_object(data: dict[str, Any], integration_id: str | None) -> dict[str, Any]:

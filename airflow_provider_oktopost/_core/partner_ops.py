@@ -24,12 +24,12 @@ from airflow_provider_oktopost._core.exactly_once import UnknownOutcome
 from airflow_provider_oktopost._core.operations import (
     FULL_PAGE,
     Context,
-    Op,
     PageCursor,
     call,
     create_once,
     page_envelope,
 )
+from airflow_provider_oktopost._core.steps import Op
 from airflow_provider_oktopost.exceptions import OktopostApiError, OktopostTransportError
 from airflow_provider_oktopost.partner_models import NewAccount, PartnerAccount, PartnerAccountPage
 

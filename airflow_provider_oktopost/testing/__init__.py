@@ -9,6 +9,7 @@ without an Oktopost partner account. Nothing here imports Airflow.
 - :class:`.SandboxClient`: the same API over HTTP, for a sandbox in another process.
 - :class:`.Fault`: one injected failure; see also ``OktopostSandbox.set_chaos``.
 - ``pytest_plugin``: opt-in fixtures; ``python -m airflow_provider_oktopost.testing``: the CLI.
+- ``budget``: the provider's call budget in tests (the resets the plugin uses, for tests of your own too).
 """
 
 from __future__ import annotations

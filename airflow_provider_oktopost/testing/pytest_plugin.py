@@ -8,7 +8,8 @@ integrations, faults, clock jumps or rate-limit windows.
 The provider's call budget is the session's own: whatever Airflow's configuration or the environment name
 (a deployment's Redis, its machine-wide file), the budget options of the ``[oktopost]`` section point at a
 temporary directory for the session (the automatic ``oktopost_private_budget`` fixture), and the resets
-empty only that directory and in-memory budgets. A store the deployment shares is never emptied: a
+(:func:`~airflow_provider_oktopost.testing.budget.reset_budgets`) empty only that directory and forget this
+process's budgets. A store the deployment shares is never emptied: a
 15-minute block recorded there by a live process survives the test run. (A connection whose extras name a
 store takes precedence over the section; the sandbox's connection names none.)
 """
@@ -30,7 +31,7 @@ def oktopost_private_budget(tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
     Set through the environment, so the processes a test starts use it too.
     """
-    from airflow_provider_oktopost._core.throttle import reset_registry, use_private_directory
+    from airflow_provider_oktopost.testing.budget import reset_budgets, use_private_directory
 
     directory = str(tmp_path_factory.mktemp("oktopost-budget"))
     names = {
@@ -40,7 +41,7 @@ def oktopost_private_budget(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     saved = {name: os.environ.get(name) for name in names}
     os.environ.update(names)
     use_private_directory(directory)
-    reset_registry()  # budgets opened before the session (at import) would still point elsewhere
+    reset_budgets()  # budgets opened before the session (at import) would still point elsewhere
     try:
         yield directory
     finally:
@@ -62,14 +63,14 @@ def oktopost_sandbox_server() -> Iterator[OktopostSandbox]:
 def oktopost_sandbox(oktopost_sandbox_server: OktopostSandbox) -> OktopostSandbox:
     """The session's sandbox, reset (state and config) for this test.
 
-    The provider's per-account call budget is reset too (this process's budgets, and the session's own
-    store, ``oktopost_private_budget``, is emptied), so a long test session is not slowed down because
-    earlier tests used up the sandbox account's minute.
+    The provider's per-account call budget is reset too (this process's budgets are forgotten, and the
+    session's own store, ``oktopost_private_budget``, is emptied), so a long test session is not slowed
+    down because earlier tests used up the sandbox account's minute.
     """
-    from airflow_provider_oktopost._core.throttle import reset_registry
+    from airflow_provider_oktopost.testing.budget import reset_budgets
 
     oktopost_sandbox_server.reset(restore_config=True)
-    reset_registry()
+    reset_budgets()
     return oktopost_sandbox_server
 
 

@@ -22,15 +22,16 @@ Strategy, decided per cycle and re-decided after every page:
   that waiter only).
 
 Budget: every request takes its turn from the account's budget, shared by every process of the deployment
-(:mod:`.throttle`). The poller has no pause of its own: before a cycle it asks the budget when the
-next call may go (:meth:`AccountPoller.budget_wait`) and sleeps until then, so a block recorded after a 429
+(:mod:`airflow_provider_oktopost._core.budget`, asked through :mod:`._poll_budget`). The poller has no pause
+of its own: before a cycle it asks the budget when the next call may go (:meth:`AccountPoller.budget_wait`)
+and sleeps until then, so a block recorded after a 429
 (by this poller, a task, another triggerer or another tool's burst) holds every read back. When the day's
 calls run low the budget's :meth:`~.AccountBudget.polling_pace` spaces the cycles out.
 Sleeps are always cut at the earliest waiter deadline, so timeouts fire on time during a block.
 
-Listeners (:mod:`.listener`, the integration watchers) subscribe to complete listings instead: when one is
+Listeners (:mod:`._listener`, the integration watchers) subscribe to complete listings instead: when one is
 due, the poller reads every page once for all of them and hands each item to the waiters as well. The
-listing itself (paging, pricing a listing against individual reads) lives in :mod:`.listing`.
+listing itself (paging, pricing a listing against individual reads) lives in :mod:`._listing`.
 
 One shared ``httpx`` pool per poller, closed when the poller stops, i.e. when the last waiter leaves. An
 unexpected exception in a cycle is logged and the poller backs off and continues; if the poller task ends
@@ -48,16 +49,16 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from airflow_provider_oktopost._core import clock, observe
-from airflow_provider_oktopost._core.throttle import budget_for
-from airflow_provider_oktopost.exceptions import OktopostBudgetWaitError, OktopostRateLimitError
 from airflow_provider_oktopost.triggers._listener import Listener
 from airflow_provider_oktopost.triggers._listing import Lister
+from airflow_provider_oktopost.triggers._poll_budget import PollBudget
 from airflow_provider_oktopost.triggers._reading import WAKE, Reading
 from airflow_provider_oktopost.triggers._waiter import Waiter
 
 if TYPE_CHECKING:
     import httpx
 
+    from airflow_provider_oktopost._core.budget.account import AccountBudget
     from airflow_provider_oktopost._core.config import ClientConfig
     from airflow_provider_oktopost.hooks.oktopost_async import OktopostAsyncClient
 
@@ -152,12 +153,8 @@ class AccountPoller:
         self._client: OktopostAsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        #: The account's call budget, shared with every process of the deployment.
-        self.budget = budget_for(
-            config.base_url, config.account_id, config.rate_limit_per_minute, config.budget
-        )
-        #: Wall time before which the budget lets no call go (learned before each cycle and from refusals).
-        self._free_at = -math.inf
+        #: When the account's shared call budget lets the next read go.
+        self._gate = PollBudget(config)
         self._calls_before_cycle = 0
         self._wake_at = math.inf
         #: Pages through the listing for listeners and (while cheaper than reads) for waiters.
@@ -166,6 +163,16 @@ class AccountPoller:
         self._reads = 0
         self.stopped = False
         self.listeners: list[Listener] = []
+
+    @property
+    def budget(self) -> AccountBudget:
+        """The account's call budget, shared with every process of the deployment."""
+        return self._gate.budget
+
+    @property
+    def account_id(self) -> str:
+        """The account this poller reads for."""
+        return self.config.account_id
 
     # -- membership ---------------------------------------------------------------------------------
 
@@ -244,37 +251,11 @@ class AccountPoller:
 
     def budget_wait(self) -> float:
         """Seconds until the account's budget lets the next read go (0: now), as last learned."""
-        return max(0.0, self._free_at - clock.wall())
-
-    def _hold_until(self, seconds: float) -> None:
-        self._free_at = max(self._free_at, clock.wall() + seconds)
-        for waiter in self.active():
-            waiter.budget_wait = seconds
-
-    async def _ask_budget(self) -> float:
-        """Ask the shared budget (without taking a turn) when the next call may go; a store on disk or
-        across the network is asked from a worker thread, never on the event loop."""
-        peek = self.budget.reserve_step(-1.0, polling=True)  # a bound below zero only looks: takes no turn
-        grant = await asyncio.to_thread(peek.run) if peek.blocking else peek.run()
-        assert grant is not None and not isinstance(grant, dict)
-        self._free_at = clock.wall() + grant.wait
-        for waiter in self.active():
-            waiter.budget_wait = grant.wait
-        if grant.wait > 0:
-            log.info(
-                "Oktopost account %s: the shared call budget lets the next read go in %.0fs%s",
-                self.config.account_id,
-                grant.wait,
-                " (blocked after a 429)" if grant.blocked_for > 0 else "",
-            )
-        observe.polling_held(self.budget, grant)
-        return grant.wait
+        return self._gate.wait()
 
     def _refused(self, error: BaseException) -> bool:
         """Note a rate limit (a 429, or the budget's refusal to send); True when nothing was sent."""
-        if isinstance(error, OktopostRateLimitError):
-            self._hold_until(error.retry_after)  # the block itself is already in the shared store
-        return isinstance(error, OktopostBudgetWaitError)
+        return self._gate.refused(error, self.active())
 
     def cadence(self) -> float:
         """Seconds between cycles: the shortest ``poll_interval`` among active waiters and listeners."""
@@ -291,7 +272,7 @@ class AccountPoller:
         wait = min([wait] + [x.next_due - now for x in self.listeners])
         if failures:
             wait = max(wait, min(MAX_BACKOFF, 2.0**failures))
-        wait = max(wait, self._free_at - now)
+        wait = max(wait, self._gate.free_at - now)
         pace = self.budget.polling_pace()  # the day's calls run low: spread what is left until midnight
         if pace > 0:
             wait = max(wait, pace * max(1, self.calls - self._calls_before_cycle))
@@ -373,7 +354,7 @@ class AccountPoller:
     async def _cycle(self) -> None:
         due = self._due()
         listeners = [x for x in self.listeners if x.next_due < clock.wall() + self.cadence()]
-        if (not due and not listeners) or await self._ask_budget() > 0:
+        if (not due and not listeners) or await self._gate.ask(self.active()) > 0:
             return
         self.cycles += 1
         self._calls_before_cycle = self.calls

@@ -19,10 +19,11 @@ import pytest
 from oktopost_page_support import PASSWORDS, SecuredServer, secured_api_server
 
 from airflow_provider_oktopost._core import clock
+from airflow_provider_oktopost._core.budget.registry import budget_for
 from airflow_provider_oktopost._core.budget.settings import BudgetSettings
-from airflow_provider_oktopost._core.throttle import budget_for, reset_registry
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.testing import OktopostSandbox
+from airflow_provider_oktopost.testing.budget import reset_budgets
 
 pytestmark = [
     pytest.mark.browser,
@@ -39,7 +40,7 @@ BLOCKED, PACED = "001000000000001", "001000000000002"
 
 def _seed(budget_dir: Path, sandbox: OktopostSandbox) -> None:
     """Use three accounts through the provider's budget, as tasks and triggerers would."""
-    reset_registry()
+    reset_budgets()
     settings = BudgetSettings(directory=str(budget_dir))
     blocked = budget_for(US, BLOCKED, 50, settings)
     for _ in range(12):

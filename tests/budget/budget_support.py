@@ -1,5 +1,9 @@
 """Constants and helpers of the shared-budget tests (a module of its own: test modules cannot import
-``conftest`` reliably, since every test directory's ``conftest.py`` has the same module name)."""
+``conftest`` reliably, since every test directory's ``conftest.py`` has the same module name).
+
+The shipped stores have no way to forget everything (a deployment's store is never emptied); a test that
+made its own store (a file in its ``tmp_path``, the session's own redis-server) empties it with
+:func:`empty`."""
 
 from __future__ import annotations
 
@@ -8,6 +12,12 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
+
+from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
+from airflow_provider_oktopost._core.budget.memory import MemoryStore
+from airflow_provider_oktopost._core.budget.redis_server import RedisStore
+from airflow_provider_oktopost.testing.budget import empty_budget_file
 
 #: The sandbox's "minute" in these tests, and the budget's.
 WINDOW = 2.5
@@ -71,3 +81,27 @@ def busiest_window(times: list[float], window: float = WINDOW) -> int:
     """The most of ``times`` in any ``window``-second span."""
     times = sorted(times)
     return max((sum(1 for t in times if start <= t < start + window) for start in times), default=0)
+
+
+def empty_redis(url: str) -> None:
+    """Delete the provider's keys (``oktopost:*``) from a Redis server the tests started."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for name in client.scan_iter(match="oktopost:*"):
+            client.delete(name)
+    finally:
+        client.close()
+
+
+def empty(store: Any) -> None:
+    """Forget every account of ``store``, a store this test made (its own file, its own server)."""
+    if isinstance(store, LocalDiskStore):
+        empty_budget_file(store.path)
+    elif isinstance(store, RedisStore):
+        empty_redis(store.url)
+    elif isinstance(store, MemoryStore):
+        store.__init__()  # type: ignore[misc]  # a fresh store's state, in place
+    else:
+        raise TypeError(f"not a budget store: {store!r}")

@@ -37,16 +37,20 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def redis_url(redis_server_url: str) -> str:
     """The session's redis-server, emptied of the provider's keys for this test (a server the tests made:
-    nothing else ever empties a Redis, see ``throttle.reset_registry``)."""
-    from airflow_provider_oktopost._core.budget.redis_server import RedisStore
+    nothing else ever empties a Redis, not even the testing tools' ``reset_budgets``)."""
+    from budget_support import empty_redis
 
-    RedisStore(redis_server_url).clear()
+    empty_redis(redis_server_url)
     return redis_server_url
 
 
 @pytest.fixture
-def fast_sandbox(oktopost_sandbox: OktopostSandbox) -> OktopostSandbox:
-    """The reset sandbox enforcing ``SANDBOX_LIMIT`` calls per ``WINDOW`` seconds, then a 30 s block."""
+def fast_sandbox(oktopost_sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch) -> OktopostSandbox:
+    """The reset sandbox enforcing ``SANDBOX_LIMIT`` calls per ``WINDOW`` seconds, then a 30 s block; the
+    budget counts over the same ``WINDOW`` in this process and in every process it starts (test-only)."""
+    from airflow_provider_oktopost._core.budget.settings import TESTING_WINDOW_ENV
+
+    monkeypatch.setenv(TESTING_WINDOW_ENV, str(WINDOW))
     oktopost_sandbox.configure(
         rate_limit_per_minute=SANDBOX_LIMIT, rate_window_seconds=WINDOW, block_seconds=30.0
     )

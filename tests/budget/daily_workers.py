@@ -50,7 +50,7 @@ class Timeline:
 def _patch(conn_json: str, t0: float, start_at: float) -> tuple[Timeline, list[Answer]]:
     os.environ["AIRFLOW_CONN_OKTOPOST_DEFAULT"] = conn_json
     from airflow_provider_oktopost._core import clock
-    from airflow_provider_oktopost._core.throttle import AccountBudget
+    from airflow_provider_oktopost._core.budget.account import AccountBudget
 
     sim = Timeline(t0, start_at)
     clock.wall = sim.wall

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from budget_support import empty
 
 from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
 from airflow_provider_oktopost._core.budget.memory import MemoryStore
 from airflow_provider_oktopost._core.budget.redis_server import RedisStore
+from airflow_provider_oktopost._core.budget.registry import budget_for
 from airflow_provider_oktopost._core.budget.settings import BudgetSettings
 from airflow_provider_oktopost._core.budget.snapshot import INDEX_NAME
-from airflow_provider_oktopost._core.throttle import budget_for, reset_registry
+from airflow_provider_oktopost.testing.budget import reset_budgets
 
 KINDS = ["memory", "local", "redis"]
 
@@ -33,7 +35,7 @@ def _store(kind: str, redis_url: str, directory: Path) -> Any:
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_store_describes_the_accounts_it_knows(kind: str, redis_url: str, tmp_path: Path) -> None:
     store = _store(kind, redis_url, tmp_path)
-    store.clear()
+    empty(store)
     for _ in range(3):
         assert store.reserve("acct-a", limit=50, window=60, day_limit=100, max_wait=1).granted
     store.reserve("acct-unnoted", limit=50, window=60, day_limit=100, max_wait=1)
@@ -76,7 +78,7 @@ def test_redis_keeps_its_accounts_in_one_set(redis_url: str) -> None:
     import redis
 
     store = RedisStore(redis_url)
-    store.clear()
+    empty(store)
     store.note_account("acct-z", {"account_id": "001z"})
     client = redis.Redis.from_url(redis_url)
     assert client.smembers(INDEX_NAME) == {b"acct-z"}
@@ -84,7 +86,7 @@ def test_redis_keeps_its_accounts_in_one_set(redis_url: str) -> None:
 
 
 def test_the_budget_notes_who_the_account_is_on_first_use(tmp_path: Path) -> None:
-    reset_registry()
+    reset_budgets()
     settings = BudgetSettings(directory=str(tmp_path))
     budget = budget_for("https://user:pa55@proxy.example:8443/v2", "001x", 7, settings)
     assert budget.store.account_states(60) == []  # nothing written before a call
@@ -97,4 +99,4 @@ def test_the_budget_notes_who_the_account_is_on_first_use(tmp_path: Path) -> Non
     assert notes["polling_day_limit"] == "18000"
     assert float(notes["block_seconds"]) == 30 and float(notes["last_429_at"]) <= time.time()
     assert "pa55" not in repr(state)
-    reset_registry()
+    reset_budgets()

@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
 
-from airflow_provider_oktopost._core import clock, throttle
+from airflow_provider_oktopost._core import clock
+from airflow_provider_oktopost._core.budget.settings import TESTING_WINDOW_ENV
 from airflow_provider_oktopost.exceptions import OktopostBudgetWaitError, OktopostRateLimitError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.operators.oktopost import OktopostListIntegrationsOperator
 from airflow_provider_oktopost.testing import OktopostSandbox
+from airflow_provider_oktopost.testing.budget import reset_budgets
 from airflow_provider_oktopost.triggers.oktopost import OktopostWaitTrigger
 
 
@@ -32,7 +34,7 @@ def spent_budget(
     conn = oktopost_sandbox.connection_dict()
     conn["extra"] = {"rate_limit_per_minute": 2, "budget_max_wait": 5, "budget_dir": str(tmp_path)}
     monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", json.dumps(conn))
-    throttle.reset_registry()
+    reset_budgets()
     budget = OktopostHook()._context.budget
     assert budget.reserve(max_wait=0).granted and budget.reserve(max_wait=0).granted
     return oktopost_sandbox
@@ -65,9 +67,10 @@ def test_a_short_wait_is_waited_in_the_worker(
     from support import SimClock
 
     conn = oktopost_sandbox.connection_dict()
-    conn["extra"] = {"rate_limit_per_minute": 2, "budget_window_seconds": 4, "budget_dir": str(tmp_path)}
+    conn["extra"] = {"rate_limit_per_minute": 2, "budget_dir": str(tmp_path)}
     monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", json.dumps(conn))
-    throttle.reset_registry()
+    monkeypatch.setenv(TESTING_WINDOW_ENV, "4")  # a 4-second "minute" (test-only)
+    reset_budgets()
     sim = SimClock(oktopost_sandbox).install(monkeypatch)
     hook = OktopostHook()
     for _ in range(3):

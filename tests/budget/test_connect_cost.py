@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_oktopost._core import throttle
 from airflow_provider_oktopost.operators.oktopost import (
     OktopostConnectIntegrationOperator,
     OktopostDeleteIntegrationOperator,
 )
 from airflow_provider_oktopost.testing import OktopostSandbox
+from airflow_provider_oktopost.testing.budget import reset_budgets
 
 LIST = r"/v2/integration"
 
@@ -41,7 +41,7 @@ def account(
     conn = oktopost_sandbox.connection_dict()
     conn["extra"] = {"rate_limit_per_minute": 100_000, "budget_dir": str(tmp_path)}
     monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", json.dumps(conn))
-    throttle.reset_registry()
+    reset_budgets()
     return oktopost_sandbox
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from support import SimClock
 
-from airflow_provider_oktopost._core import throttle
+from airflow_provider_oktopost._core.budget.account import account_key
 from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
 from airflow_provider_oktopost.testing import OktopostSandbox
+from airflow_provider_oktopost.testing.budget import reset_budgets
 from airflow_provider_oktopost.triggers.oktopost import OktopostIntegrationTrigger
 
 
@@ -21,7 +22,7 @@ def fake(oktopost_sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch, tmp
     conn = oktopost_sandbox.connection_dict()
     conn["extra"] = {"budget_dir": str(tmp_path)}
     monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", json.dumps(conn))
-    throttle.reset_registry()
+    reset_budgets()
     return SimClock(oktopost_sandbox, start=1_800_000_000.0).install(monkeypatch)
 
 
@@ -40,7 +41,7 @@ async def test_a_block_another_process_recorded_holds_every_read(
     ready = [sandbox.add_integration()["Id"] for _ in range(3)]
     # Another process (its own connection to the same file) met a 429 and recorded a 10-minute block.
     other = LocalDiskStore(tmp_path)
-    other.block(throttle.account_key(sandbox.base_url, sandbox.account_id), 600)
+    other.block(account_key(sandbox.base_url, sandbox.account_id), 600)
     triggers = [OktopostIntegrationTrigger(i, poll_interval=60, end_time=fake.now + 3600) for i in ready]
     started = sandbox.state.now()
     events = await _events(*triggers)
@@ -56,7 +57,7 @@ async def test_a_block_longer_than_the_deadline_times_out_on_time(
 ) -> None:
     sandbox = oktopost_sandbox
     ready = sandbox.add_integration()["Id"]
-    LocalDiskStore(tmp_path).block(throttle.account_key(sandbox.base_url, sandbox.account_id), 900)
+    LocalDiskStore(tmp_path).block(account_key(sandbox.base_url, sandbox.account_id), 900)
     [event] = await _events(OktopostIntegrationTrigger(ready, poll_interval=60, end_time=fake.now + 300))
     assert event["status"] == "timeout"
     assert sandbox.count() == 0

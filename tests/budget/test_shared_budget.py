@@ -19,10 +19,10 @@ import pytest
 from budget_support import BUDGET_LIMIT, SANDBOX_LIMIT, WINDOW, busiest_window, free_port
 from budget_workers import call_me
 
-from airflow_provider_oktopost._core import throttle
 from airflow_provider_oktopost.exceptions import OktopostRateLimitError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.testing import OktopostSandbox
+from airflow_provider_oktopost.testing.budget import reset_budgets
 
 #: Real processes; the logic does not depend on the Airflow minor (see the `heavy` marker).
 pytestmark = pytest.mark.heavy
@@ -35,7 +35,6 @@ def _connection(sandbox: OktopostSandbox, store: str, directory: Path, **extra: 
     conn = sandbox.connection_dict()
     conn["extra"] = {
         "rate_limit_per_minute": BUDGET_LIMIT,
-        "budget_window_seconds": WINDOW,
         "budget_store": store,
         "budget_dir": str(directory),
         "max_retries": 0,
@@ -123,7 +122,7 @@ def test_a_429_from_another_client_blocks_every_process(
     tool_429s = fast_sandbox.rate_limited_count
     # The first provider call meets the block and records it (no Retry-After: the documented 15 minutes).
     monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", conn)
-    throttle.reset_registry()
+    reset_budgets()
     with pytest.raises(OktopostRateLimitError) as first:
         OktopostHook().get_me()
     assert first.value.status == 429 and first.value.retry_after == 900
@@ -149,7 +148,7 @@ def test_an_unreachable_store_warns_and_falls_back(
         (tmp_path / "a-file").write_text("not a directory")
         store, directory = "local", tmp_path / "a-file"
     monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", _connection(fast_sandbox, store, directory))
-    throttle.reset_registry()
+    reset_budgets()
     hook = OktopostHook()
     with caplog.at_level(logging.WARNING, logger="airflow_provider_oktopost.budget"):
         for _ in range(3):

@@ -41,7 +41,6 @@ def _connection(sandbox: OktopostSandbox, **extra: Any) -> str:
     conn = sandbox.connection_dict()
     conn["extra"] = {
         "rate_limit_per_minute": BUDGET_LIMIT,
-        "budget_window_seconds": WINDOW,
         "max_retries": 2,  # a connection dropped by the loaded sandbox is retried, as in production
         **extra,
     }
@@ -162,9 +161,9 @@ def test_two_homes_without_a_shared_store_warn_and_pace_conservatively(
 def test_a_redis_cluster_is_refused_with_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, oktopost_sandbox: OktopostSandbox
 ) -> None:
-    from airflow_provider_oktopost._core import throttle
     from airflow_provider_oktopost._core.budget.redis_server import RedisClusterRefusedError
     from airflow_provider_oktopost.hooks.oktopost import OktopostHook
+    from airflow_provider_oktopost.testing.budget import reset_budgets
 
     cluster = (
         "--cluster-enabled",
@@ -180,7 +179,7 @@ def test_a_redis_cluster_is_refused_with_a_clear_error(
             _connection(oktopost_sandbox, budget_store=f"redis://:pw-cluster@127.0.0.1:{port}/0")
         )
         monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", json.dumps(conn))
-        throttle.reset_registry()
+        reset_budgets()
         with pytest.raises(RedisClusterRefusedError, match="is a Redis Cluster node") as refused:
             OktopostHook().get_me()
         assert "redis://:***@127.0.0.1" in str(refused.value) and "pw-cluster" not in str(refused.value)
@@ -196,9 +195,10 @@ def test_a_file_locked_too_long_by_another_process_warns_with_its_path(
     it paces conservatively, and the warning names the file and the fix."""
     import logging
 
-    from airflow_provider_oktopost._core import throttle
     from airflow_provider_oktopost._core.budget import local_disk
+    from airflow_provider_oktopost._core.budget.registry import budget_for
     from airflow_provider_oktopost._core.budget.settings import BudgetSettings
+    from airflow_provider_oktopost.testing.budget import reset_budgets
 
     monkeypatch.setattr(local_disk, "BUSY_TIMEOUT", 0.5)
     LocalDiskStore(tmp_path).reserve("x", limit=1, window=1, day_limit=1, max_wait=0)  # the file exists
@@ -215,9 +215,9 @@ def test_a_file_locked_too_long_by_another_process_warns_with_its_path(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        throttle.reset_registry()
+        reset_budgets()
         settings = BudgetSettings(store="local", directory=str(tmp_path), window=WINDOW)
-        budget = throttle.budget_for("https://api", "001locked", per_minute=BUDGET_LIMIT, settings=settings)
+        budget = budget_for("https://api", "001locked", per_minute=BUDGET_LIMIT, settings=settings)
         with caplog.at_level(logging.WARNING, logger="airflow_provider_oktopost.budget"):
             grant = budget.reserve(max_wait=60)
     finally:

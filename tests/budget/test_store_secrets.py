@@ -19,10 +19,10 @@ from budget_support import start_redis, stop
 from budget_workers import task_process
 from test_store_faults import UNSET_PLUGIN_STORE, _connection
 
+from airflow_provider_oktopost._core.budget.account import account_key
 from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
 from airflow_provider_oktopost._core.budget.redis_server import RedisStore
 from airflow_provider_oktopost._core.budget.settings import BudgetSettings
-from airflow_provider_oktopost._core.throttle import account_key
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 PASSWORD = "pw-Secret-4e7f1"
@@ -144,14 +144,14 @@ def test_the_pytest_plugin_leaves_a_live_block_in_the_deployments_store(
             f"""
             import json
 
-            from airflow_provider_oktopost._core import throttle
+            from airflow_provider_oktopost.testing.budget import reset_budgets
             from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 
             def test_calls(oktopost_connection_env, oktopost_private_budget):
                 hook = OktopostHook()
                 hook.get_me()
                 assert str(hook._context.budget.store.path).startswith(oktopost_private_budget)
-                throttle.reset_registry()
+                reset_budgets()
 
             def test_with_the_deployments_store_in_the_connection(oktopost_sandbox, monkeypatch):
                 # A connection whose extras name the deployment's store (they take precedence): the
@@ -160,9 +160,9 @@ def test_the_pytest_plugin_leaves_a_live_block_in_the_deployments_store(
                 conn["extra"] = {{"budget_store": "{"local" if shared == "local" else redis_url}",
                                  "budget_dir": "{deployment_dir}"}}
                 monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", json.dumps(conn))
-                throttle.reset_registry()
+                reset_budgets()
                 OktopostHook().get_me()
-                throttle.reset_registry()
+                reset_budgets()
             """
         )
     )

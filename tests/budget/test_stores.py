@@ -6,12 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
+from budget_support import empty
 
 from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
 from airflow_provider_oktopost._core.budget.memory import MemoryStore
 from airflow_provider_oktopost._core.budget.redis_server import RedisStore
 from airflow_provider_oktopost._core.budget.rules import DAY
-from airflow_provider_oktopost._core.throttle import Store
+from airflow_provider_oktopost._core.budget.store import Store
 
 KINDS = ["memory", "local", "redis"]
 
@@ -26,7 +27,7 @@ def clear_of_midnight(margin: float = 10.0) -> None:
 @pytest.mark.parametrize("kind", ["local", "redis"])
 def test_the_day_ends_at_midnight_utc_for_every_process(kind: str, redis_url: str, tmp_path: Path) -> None:
     store = LocalDiskStore(tmp_path) if kind == "local" else RedisStore(redis_url)
-    store.clear()
+    empty(store)
     key = f"day-{kind}"
     clear_of_midnight()
     for n in range(3):
@@ -50,7 +51,7 @@ def _store(kind: str, redis_url: str, tmp_path: Path) -> Store:
         "local": lambda: LocalDiskStore(tmp_path),
         "redis": lambda: RedisStore(redis_url),
     }[kind]()
-    store.clear()  # a store this test made (its own file, its own server)
+    empty(store)  # a store this test made (its own file, its own server)
     return store
 
 

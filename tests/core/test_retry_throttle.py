@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_oktopost._core import clock, throttle
+from airflow_provider_oktopost._core import clock
+from airflow_provider_oktopost._core.budget.account import AccountBudget
+from airflow_provider_oktopost._core.budget.registry import budget_for
 from airflow_provider_oktopost._core.budget.settings import BudgetSettings
 from airflow_provider_oktopost._core.retry import RetryPolicy
+from airflow_provider_oktopost.testing.budget import reset_budgets
 
 
 def test_backoff_is_capped_exponential_with_jitter() -> None:
@@ -45,15 +48,15 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 @pytest.fixture(params=["memory", "local"])
-def budget(request: pytest.FixtureRequest, tmp_path: Path) -> throttle.AccountBudget:
+def budget(request: pytest.FixtureRequest, tmp_path: Path) -> AccountBudget:
     """One account's budget in each in-machine store (the cross-process tests live in tests/budget)."""
-    throttle.reset_registry()
+    reset_budgets()
     settings = BudgetSettings(store=request.param, directory=str(tmp_path))
-    return throttle.budget_for("https://api", "001a", per_minute=5, settings=settings)
+    return budget_for("https://api", "001a", per_minute=5, settings=settings)
 
 
 def test_budget_never_allows_more_than_the_limit_in_any_window(
-    fake_clock: FakeClock, budget: throttle.AccountBudget
+    fake_clock: FakeClock, budget: AccountBudget
 ) -> None:
     sent: list[float] = []
     for _ in range(23):
@@ -67,7 +70,7 @@ def test_budget_never_allows_more_than_the_limit_in_any_window(
     assert sent[5] == 1060.0
 
 
-def test_a_wait_beyond_the_bound_takes_no_slot(fake_clock: FakeClock, budget: throttle.AccountBudget) -> None:
+def test_a_wait_beyond_the_bound_takes_no_slot(fake_clock: FakeClock, budget: AccountBudget) -> None:
     for _ in range(5):
         assert budget.reserve(max_wait=60).wait == 0
     refused = budget.reserve(max_wait=30)
@@ -77,7 +80,7 @@ def test_a_wait_beyond_the_bound_takes_no_slot(fake_clock: FakeClock, budget: th
     assert budget.reserve(max_wait=60).wait == 60.0 + 0  # the second-oldest slot frees at the same time
 
 
-def test_a_block_holds_everyone(fake_clock: FakeClock, budget: throttle.AccountBudget) -> None:
+def test_a_block_holds_everyone(fake_clock: FakeClock, budget: AccountBudget) -> None:
     budget.block(30)
     grant = budget.reserve(max_wait=60)
     assert grant.wait == 30 and grant.blocked_for == 30
@@ -86,9 +89,9 @@ def test_a_block_holds_everyone(fake_clock: FakeClock, budget: throttle.AccountB
 
 
 def test_the_day_limit_moves_calls_past_midnight_utc(fake_clock: FakeClock, tmp_path: Path) -> None:
-    throttle.reset_registry()
+    reset_budgets()
     settings = BudgetSettings(store="local", directory=str(tmp_path), daily_limit=3)
-    budget = throttle.budget_for("https://api", "001a", per_minute=50, settings=settings)
+    budget = budget_for("https://api", "001a", per_minute=50, settings=settings)
     fake_clock.now = 86_400 * 20_000 - 10  # ten seconds before midnight UTC
     assert [budget.reserve(max_wait=60).wait for _ in range(3)] == [0, 0, 0]
     grant = budget.reserve(max_wait=3600)
@@ -96,9 +99,9 @@ def test_the_day_limit_moves_calls_past_midnight_utc(fake_clock: FakeClock, tmp_
 
 
 def test_polling_slows_down_when_the_day_runs_low(fake_clock: FakeClock, tmp_path: Path) -> None:
-    throttle.reset_registry()
+    reset_budgets()
     settings = BudgetSettings(store="memory", daily_limit=100, share_for_other_tools=0.5)
-    budget = throttle.budget_for("https://api", "001a", per_minute=50, settings=settings)
+    budget = budget_for("https://api", "001a", per_minute=50, settings=settings)
     fake_clock.now = 86_400 * 20_000  # midnight: a whole day ahead
     budget.reserve(max_wait=60)
     assert budget.polling_pace() == pytest.approx(86_400 / 49)  # 50 for polling, 1 used
@@ -110,16 +113,16 @@ def test_polling_slows_down_when_the_day_runs_low(fake_clock: FakeClock, tmp_pat
 def test_polling_runs_at_the_minutes_pace_while_more_than_an_hour_of_calls_is_left(
     fake_clock: FakeClock,
 ) -> None:
-    throttle.reset_registry()
+    reset_budgets()
     settings = BudgetSettings(store="memory", daily_limit=20_000, share_for_other_tools=0.1)
-    budget = throttle.budget_for("https://api", "001a", per_minute=50, settings=settings)
+    budget = budget_for("https://api", "001a", per_minute=50, settings=settings)
     fake_clock.now = 86_400 * 20_000 + 2 * 3600  # 02:00 UTC: 22 hours to midnight
     budget.reserve(max_wait=60)
     # 17,999 left for polling: more than an hour at 50 a minute (3,000), so no slow-down, although spreading
     # them evenly until midnight would allow only one call every 4.4 s.
     assert budget.polling_pace() == 0.0
     settings = BudgetSettings(store="memory", daily_limit=3_300, share_for_other_tools=0.0)
-    budget = throttle.budget_for("https://api", "001b", per_minute=50, settings=settings)
+    budget = budget_for("https://api", "001b", per_minute=50, settings=settings)
     for _ in range(301):
         budget.reserve(max_wait=1e9)
     # 2,999 left: less than an hour's worth, so they are spread over the 22 hours to midnight.
@@ -127,14 +130,14 @@ def test_polling_runs_at_the_minutes_pace_while_more_than_an_hour_of_calls_is_le
 
 
 def test_registry_shares_per_account() -> None:
-    throttle.reset_registry()
-    a = throttle.throttle_for("https://api", "001a")
-    assert throttle.throttle_for("https://api", "001a") is a
-    assert throttle.throttle_for("https://api", "001b") is not a
-    assert throttle.throttle_for("https://eu", "001a") is not a
-    assert throttle.throttle_for("https://api", "001a", per_minute=20) is a
+    reset_budgets()
+    a = budget_for("https://api", "001a")
+    assert budget_for("https://api", "001a") is a
+    assert budget_for("https://api", "001b") is not a
+    assert budget_for("https://eu", "001a") is not a
+    assert budget_for("https://api", "001a", per_minute=20) is a
     assert a.per_minute == 20
-    assert throttle.throttle_for("https://api", "001a", per_minute=40) is a
+    assert budget_for("https://api", "001a", per_minute=40) is a
     assert a.per_minute == 20
     with pytest.raises(ValueError):
-        throttle.budget_for("https://api", "001c", per_minute=0)
+        budget_for("https://api", "001c", per_minute=0)

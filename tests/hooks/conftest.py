@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from airflow_provider_oktopost._core import throttle
 from airflow_provider_oktopost.testing import OktopostSandbox
+from airflow_provider_oktopost.testing.budget import reset_budgets
 
 
 @pytest.fixture
@@ -21,5 +21,5 @@ def sandbox(oktopost_sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch) 
     conn = oktopost_sandbox.connection_dict()
     conn["extra"] = {**conn.get("extra", {}), "rate_limit_per_minute": 100_000}
     monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", json.dumps(conn))
-    throttle.reset_registry()
+    reset_budgets()
     return oktopost_sandbox

@@ -115,7 +115,7 @@ def run_operating_dag(
         **os.environ,
         "AIRFLOW_CONN_OKTOPOST_DEFAULT": json.dumps(connection),
         "AIRFLOW__OKTOPOST__BUDGET_DIR": str(budget_dir),
-        "AIRFLOW__OKTOPOST__BUDGET_WINDOW_SECONDS": "2",
+        "OKTOPOST_TESTING_BUDGET_WINDOW_SECONDS": "2",
         "AIRFLOW__OKTOPOST__BUDGET_MAX_WAIT": "3",
         "AIRFLOW__API__BASE_URL": "http://airflow.example:8080",
         "AIRFLOW__METRICS__STATSD_ON": "False",

@@ -16,32 +16,34 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_oktopost._core import observe
+from airflow_provider_oktopost._core.budget import report
+from airflow_provider_oktopost._core.budget.registry import budget_for
 from airflow_provider_oktopost._core.budget.settings import BudgetSettings
 from airflow_provider_oktopost._core.config import ClientConfig
-from airflow_provider_oktopost._core.throttle import budget_for, reset_registry
 from airflow_provider_oktopost.exceptions import OktopostBudgetWaitError
+from airflow_provider_oktopost.testing.budget import reset_budgets
 
 HOST = "https://api.oktopost.com/v2"
 
 
 @pytest.fixture(autouse=True)
 def _fresh_budgets() -> None:
-    reset_registry()
+    reset_budgets()
 
 
 def test_a_full_minute_and_a_used_up_day_in_words() -> None:
     minute = budget_for(HOST, "001minute", 1, BudgetSettings(store="memory"))
     assert minute.reserve(60).granted
     peek = minute.reserve(-1)
-    assert observe.why_waiting(minute, peek) == "the minute is full (the budget allows 1 call per 60s)"
+    assert report.why_waiting(minute, peek) == "the minute is full (the budget allows 1 call per 60s)"
 
     day = budget_for(HOST, "001day", 50, BudgetSettings(store="memory", daily_limit=2))
     for _ in range(2):
         assert day.reserve(60).granted
     peek = day.reserve(-1)
-    assert observe.why_waiting(day, peek) == "the day's 2 calls are used up: the next call is after 00:00 UTC"
+    assert report.why_waiting(day, peek) == "the day's 2 calls are used up: the next call is after 00:00 UTC"
     polled = day.reserve(-1, polling=True)
-    assert observe.why_waiting(day, polled, polling=True).startswith(
+    assert report.why_waiting(day, polled, polling=True).startswith(
         "polling's share of the day (1 calls) is used up"
     )
 
@@ -71,7 +73,7 @@ def test_a_deferral_for_a_turn_says_the_minute_is_full(caplog: pytest.LogCapture
 def test_a_block_another_process_recorded_says_when_its_429_came(tmp_path: Path) -> None:
     code = (
         "import sys; from airflow_provider_oktopost._core.budget.settings import BudgetSettings; "
-        "from airflow_provider_oktopost._core.throttle import budget_for; "
+        "from airflow_provider_oktopost._core.budget.registry import budget_for; "
         f"b = budget_for({HOST!r}, '001other', 50, BudgetSettings(directory=sys.argv[1])); "
         "b.reserve(60); b.block(600); import time; print(time.time())"
     )
@@ -80,7 +82,7 @@ def test_a_block_another_process_recorded_says_when_its_429_came(tmp_path: Path)
     )
     at = float(result.stdout.strip().splitlines()[-1])
     budget = budget_for(HOST, "001other", 50, BudgetSettings(directory=str(tmp_path)))
-    words = observe.why_waiting(budget, budget.reserve(-1))
+    words = report.why_waiting(budget, budget.reserve(-1))
     hhmmss = time.strftime("%H:%M:%S", time.gmtime(at))
     assert re.fullmatch(r"blocked until \d\d:\d\d:\d\d UTC after a 429 at (\d\d:\d\d:\d\d) UTC", words), words
     assert abs(_seconds(words.rsplit(" at ", 1)[1][:8]) - _seconds(hhmmss)) <= 1

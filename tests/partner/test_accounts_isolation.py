@@ -21,11 +21,14 @@ import pytest
 from isolation_workers import calls_on
 from support import SimClock
 
-from airflow_provider_oktopost._core import throttle
+from airflow_provider_oktopost._core.budget.account import account_key
 from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
+from airflow_provider_oktopost._core.budget.registry import budget_for
+from airflow_provider_oktopost._core.budget.settings import TESTING_WINDOW_ENV, BudgetSettings
 from airflow_provider_oktopost.exceptions import OktopostRateLimitError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
 from airflow_provider_oktopost.testing import OktopostSandbox
+from airflow_provider_oktopost.testing.budget import reset_budgets
 from airflow_provider_oktopost.triggers.oktopost import OktopostIntegrationTrigger
 
 A, B = ("001accounta0001", "key-a"), ("001accountb0001", "key-b")
@@ -50,7 +53,7 @@ def two_accounts(
     monkeypatch.setenv(
         "AIRFLOW_CONN_OKTOPOST_B", _conn(oktopost_sandbox, B, tmp_path, rate_limit_per_minute=5)
     )
-    throttle.reset_registry()
+    reset_budgets()
     return oktopost_sandbox
 
 
@@ -98,7 +101,7 @@ async def test_two_accounts_pollers_in_one_triggerer(two_accounts: OktopostSandb
     sandbox = two_accounts
     in_a = sandbox.add_integration(account_id=A[0])["Id"]
     in_b = sandbox.add_integration(account_id=B[0])["Id"]
-    LocalDiskStore(tmp_path).block(throttle.account_key(sandbox.base_url, A[0]), 600)
+    LocalDiskStore(tmp_path).block(account_key(sandbox.base_url, A[0]), 600)
 
     async def wait(integration_id: str, conn_id: str) -> str:
         trigger = OktopostIntegrationTrigger(
@@ -123,7 +126,7 @@ async def test_two_accounts_pollers_in_one_triggerer(two_accounts: OktopostSandb
 
 
 def test_processes_sharing_the_store_keep_accounts_apart(
-    oktopost_sandbox: OktopostSandbox, tmp_path: Path
+    oktopost_sandbox: OktopostSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Real processes, one store (the machine-wide SQLite file, the default): A's processes are held back
     by a 429 block another process recorded; B's process, at the same time, never waits and never sees a
@@ -134,18 +137,16 @@ def test_processes_sharing_the_store_keep_accounts_apart(
     extra = {
         "budget_store": "local",
         "rate_limit_per_minute": 4,
-        "budget_window_seconds": 3,
         "max_retries": 0,
     }
+    monkeypatch.setenv(TESTING_WINDOW_ENV, "3")  # a 3-second "minute" here and in the processes (test-only)
     conn_a, conn_b = _conn(sandbox, A, tmp_path, **extra), _conn(sandbox, B, tmp_path, **extra)
     # A is blocked by a 429 that another process met: recorded in the shared store, and in the sandbox.
     sandbox.block_account(A[0], 600)
-    throttle.reset_registry()
+    reset_budgets()
     blocked = json.loads(conn_a)["extra"]
-    from airflow_provider_oktopost._core.budget.settings import BudgetSettings
-
     settings = BudgetSettings(store=blocked["budget_store"], directory=blocked["budget_dir"], window=3)
-    throttle.budget_for(sandbox.base_url, A[0], 4, settings).block(600)
+    budget_for(sandbox.base_url, A[0], 4, settings).block(600)
     spawn = multiprocessing.get_context("spawn")
     out = spawn.Queue()
     start_at = time.time() + 6.0  # after every interpreter has imported the provider

@@ -10,9 +10,9 @@ import pytest
 from partner_support import PASSWORD, customer
 
 from airflow_provider_oktopost._core import partner_ops
+from airflow_provider_oktopost._core.budget.registry import budget_for
 from airflow_provider_oktopost._core.config import PARTNER_API, PARTNER_URL, ClientConfig, config_from_fields
 from airflow_provider_oktopost._core.driver import run_sync
-from airflow_provider_oktopost._core.throttle import budget_for
 from airflow_provider_oktopost._core.wire import ApiRequest
 from airflow_provider_oktopost.exceptions import (
     OktopostApiError,

@@ -12,8 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from airflow_provider_oktopost._core.budget.registry import budget_for
 from airflow_provider_oktopost._core.budget.settings import BudgetSettings
-from airflow_provider_oktopost._core.throttle import budget_for, reset_registry
+from airflow_provider_oktopost.testing.budget import reset_budgets
 
 
 def _run(budget_dir: Path, *args: str) -> str:
@@ -31,7 +32,7 @@ def _run(budget_dir: Path, *args: str) -> str:
 
 
 def test_the_command_line_shows_every_account(tmp_path: Path) -> None:
-    reset_registry()
+    reset_budgets()
     budget = budget_for(
         "https://api.oktopost.com/v2", "001000000000009", 50, BudgetSettings(directory=str(tmp_path))
     )
@@ -48,4 +49,4 @@ def test_the_command_line_shows_every_account(tmp_path: Path) -> None:
     data = json.loads(_run(tmp_path, "--json"))
     [account] = data["accounts"]
     assert account["account_id"] == "001000000000009" and account["block"] is not None
-    reset_registry()  # this process's budgets (it empties the store too)
+    reset_budgets()  # this process's budgets (it empties the store too)

@@ -19,8 +19,8 @@ import pytest
 from reliability_support import RESULTS, Results, set_connection, write_results
 from support import SimClock
 
-from airflow_provider_oktopost._core import throttle
 from airflow_provider_oktopost.testing import OktopostSandbox
+from airflow_provider_oktopost.testing.budget import reset_budgets
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS_FILE = REPO / "docs" / "reliability-results.md"
@@ -34,7 +34,7 @@ def rsandbox(oktopost_sandbox: OktopostSandbox, monkeypatch: pytest.MonkeyPatch)
     """The reset sandbox without its rate limit, ``oktopost_default`` pointing at it, client throttle off."""
     oktopost_sandbox.configure(rate_limit_per_minute=None)
     set_connection(oktopost_sandbox, monkeypatch)
-    throttle.reset_registry()
+    reset_budgets()
     return oktopost_sandbox
 
 

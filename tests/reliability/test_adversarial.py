@@ -145,10 +145,11 @@ def _operations() -> list[Any]:
 
 @pytest.fixture
 def quiet_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_provider_oktopost._core import clock, throttle
+    from airflow_provider_oktopost._core import clock
+    from airflow_provider_oktopost.testing.budget import reset_budgets
 
     monkeypatch.setattr(clock, "sleep", lambda seconds: None)
-    throttle.reset_registry()
+    reset_budgets()
 
 
 # ---- response parsing ----------------------------------------------------------------------------------

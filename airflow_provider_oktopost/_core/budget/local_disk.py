@@ -7,7 +7,7 @@ lived listings (integration and CNAME Ids), never a key or a secret.
 
 The file must be on a local disk: SQLite's locking is not reliable on network file systems, so a file on
 one (NFS, SMB, sshfs...) is refused with a warning naming the path and the fix, as a read-only or corrupted
-file is (the budget then steps down, see :mod:`airflow_provider_oktopost._core.throttle`). Across machines,
+file is (the budget then steps down, see :mod:`.account`). Across machines,
 use the Redis store (:mod:`.redis_server`).
 """
 
@@ -262,20 +262,6 @@ class LocalDiskStore:
                 "ON CONFLICT (prefix) DO UPDATE SET at = excluded.at",
                 (prefix, clock.wall()),
             )
-
-    def clear(self) -> None:
-        """Forget every account (tests)."""
-        with self._write() as db:
-            for table in (
-                "slots",
-                "blocks",
-                "days",
-                "listings",
-                "slot_counts",
-                "listing_additions",
-                "listing_forgets",
-            ):
-                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     # -- what operators see (the Oktopost page, metrics): see budget.snapshot --------------------------
 

@@ -42,6 +42,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self._accounts: dict[str, _Account] = {}
         self._forgotten: dict[str, float] = {}
+        #: Account key -> its notes (see :meth:`note_account`).
+        self._notes: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
 
     def _account(self, key: str) -> _Account:
@@ -126,26 +128,19 @@ class MemoryStore:
                 self._accounts[name].listings.clear()
                 self._accounts[name].additions.clear()
 
-    def clear(self) -> None:
-        """Forget every account (tests)."""
-        with self._lock:
-            self._accounts.clear()
-            self._forgotten.clear()
-
     # -- what operators see (the Oktopost page, metrics): see budget.snapshot --------------------------
 
     def note_account(self, key: str, fields: dict[str, str]) -> None:
         """Add ``key`` to the accounts this store knows and set non-secret notes about it."""
         fields = checked_notes(fields)
         with self._lock:
-            notes: dict[str, dict[str, str]] = self.__dict__.setdefault("_notes", {})
-            notes.setdefault(key, {}).update(fields)
+            self._notes.setdefault(key, {}).update(fields)
 
     def account_states(self, window: float, keys: list[str] | None = None) -> list[AccountState]:
         """Every known account (or those of ``keys``): its calls, block and notes, read-only."""
         with self._lock:
             now = clock.wall()
-            notes: dict[str, dict[str, str]] = self.__dict__.get("_notes", {})
+            notes = self._notes
             states = []
             for key in sorted(notes) if keys is None else [k for k in keys if k in notes]:
                 account = self._accounts.get(key) or _Account()

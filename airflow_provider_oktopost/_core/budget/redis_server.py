@@ -258,16 +258,6 @@ class RedisStore:
         name, _field = self._listing_key(prefix)
         self._scripts["forget_listings"](keys=[name], args=[])
 
-    def clear(self) -> None:
-        """Forget every account: deletes this provider's keys only (tests, on a server they started).
-
-        Never called by :func:`~airflow_provider_oktopost._core.throttle.reset_registry` or the pytest
-        plugin: the only path that scans the keyspace.
-        """
-        client = self._redis()
-        for name in client.scan_iter(match="oktopost:*"):
-            client.delete(name)
-
     # -- what operators see (the Oktopost page, metrics): see budget.snapshot --------------------------
 
     def note_account(self, key: str, fields: dict[str, str]) -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from airflow_provider_oktopost._core.budget.settings import AUTO, BudgetSettings, redact
 
 log = logging.getLogger("airflow_provider_oktopost.budget")
-#: Which store choices this process has announced in its log (once each; emptied by the registry's reset).
+#: Which store choices this process has announced in its log (once each; the testing tools forget them).
 ANNOUNCED: set[str] = set()
 #: Executors whose task processes all run on the machine of the scheduler that starts them.
 _ONE_MACHINE = ("localexecutor", "sequentialexecutor", "debugexecutor")

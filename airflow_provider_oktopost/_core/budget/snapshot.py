@@ -5,7 +5,7 @@ small index of the accounts that used it, with *notes*: non-secret facts written
 the account (its API host and Account ID, the limits they apply, the last 429, the waits a triggerer holds).
 ``note_account`` writes notes; ``account_states`` reads, for every account of the index, the calls of the
 current window and of the UTC day, the block, and the notes. Neither ever sees an API key: an account is
-named in the store by a digest (:func:`airflow_provider_oktopost._core.throttle.account_key`), and the
+named in the store by a digest (:func:`airflow_provider_oktopost._core.budget.account.account_key`), and the
 notes hold only what is listed here.
 """
 

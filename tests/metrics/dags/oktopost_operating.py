@@ -1,8 +1,8 @@
 """The DAG the operating tests run in a fresh process: calls, a wait for the budget, a 429 and a deferral.
 
 - ``list_all`` lists every integration in three pages; the connection allows one call per two seconds
-  (``rate_limit_per_minute=1`` with ``[oktopost] budget_window_seconds = 2``), so the second and third page
-  wait for their turn in the budget;
+  (``rate_limit_per_minute=1`` with the test-only ``OKTOPOST_TESTING_BUDGET_WINDOW_SECONDS=2``), so the
+  second and third page wait for their turn in the budget;
 - ``delete`` gets a 429 with ``Retry-After: 6``, longer than ``[oktopost] budget_max_wait`` (3): the block
   is recorded and the task defers until it ends, then deletes;
 - ``disable`` is not deferrable and gets a 429 too: its first try fails (saying why), its retry, after the

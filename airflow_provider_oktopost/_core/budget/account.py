@@ -1,20 +1,22 @@
-"""The call budget of an Oktopost account, shared by every process of the deployment.
+"""The call budget of one Oktopost account, shared by every process of the deployment.
 
 Oktopost allows a key 60 calls a minute and 20,000 a day, and blocks the key for about 15 minutes after a
 burst, for every tool of the customer's account. Airflow is a fleet of processes (every task try, every
-triggerer, the API server), so the budget lives in a *store* they all reach:
+triggerer, the API server), so the budget lives in a *store* they all reach (:mod:`.registry` opens the one
+configured, :mod:`.selection` says which and why):
 
 - ``auto`` (default, zero set-up): the deployment's own Redis when the CeleryExecutor's broker is one, else
-  the machine-wide file (:mod:`.budget.selection` says which and why, once per process);
-- ``local``: a SQLite file on this machine's disk (:mod:`.budget.local_disk`), shared by every process of
-  the machine;
-- a Redis-compatible server (``budget_store = "redis://..."``, :mod:`.budget.redis_server`), shared by every
+  the machine-wide file;
+- ``local``: a SQLite file on this machine's disk (:mod:`.local_disk`), shared by every process of the
+  machine;
+- a Redis-compatible server (``budget_store = "redis://..."``, :mod:`.redis_server`), shared by every
   machine, on the server's clock;
-- ``memory``: this process only (:mod:`.budget.memory`), the behaviour before the budget was shared.
+- ``memory``: this process only (:mod:`.memory`), the behaviour before the budget was shared.
 
 Every call *reserves* a slot (:meth:`AccountBudget.reserve`) and is told how long to wait for it; a wait
 longer than the caller's bound is not reserved, so the caller can defer instead of holding a worker. A 429,
-whoever caused it, is recorded as a block that no process sends through (:meth:`AccountBudget.block`).
+whoever caused it, is recorded as a block that no process sends through (:meth:`AccountBudget.block`). The
+sans-IO operations ask the budget through :meth:`AccountBudget.step`, which their driver runs.
 
 A store that cannot be reached never fails a task: the budget warns loudly, naming the store and the fix,
 and steps down until the store answers again: from Redis to the machine-wide file, and from there to this
@@ -25,92 +27,33 @@ KubernetesExecutor with no Redis) use that conservative pace too.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import ParamSpec
 
-from airflow_provider_oktopost._core import clock, observe
+from airflow_provider_oktopost._core import clock
+from airflow_provider_oktopost._core.budget import report
 from airflow_provider_oktopost._core.budget.memory import MemoryStore
 from airflow_provider_oktopost._core.budget.rules import DAY, Grant
-from airflow_provider_oktopost._core.budget.selection import ANNOUNCED, announce, choose
 from airflow_provider_oktopost._core.budget.settings import BudgetSettings, scrub
-from airflow_provider_oktopost._core.budget.snapshot import AccountState
+from airflow_provider_oktopost._core.budget.store import Store
+from airflow_provider_oktopost._core.steps import StoreAnswer, StoreStep
 
 log = logging.getLogger("airflow_provider_oktopost.budget")
 HOUR = 3600.0
 
-#: Below the documented 60 calls/minute, leaving room for other clients of the same key.
-DEFAULT_PER_MINUTE = 50
 #: After a store failed, this process uses the next one down for this long before it asks the store again.
 RETRY_STORE_AFTER = 30.0
 #: The share of the rate a process keeps to itself when it cannot share the budget with the others (its
 #: store is down, or the deployment has none they all reach): a pace, one call every ``window / (rate x
 #: share)`` seconds, never the account's whole rate.
 CONSERVATIVE_SHARE = 0.1
-
-
-class Store(Protocol):
-    """What a budget store does; every method is atomic across the processes that share the store."""
-
-    shared_across_processes: bool
-    blocking: bool
-
-    def reserve(self, key: str, *, limit: int, window: float, day_limit: int, max_wait: float) -> Grant:
-        """Take the account's next slot if it comes within ``max_wait`` seconds (see ``budget.rules``)."""
-        ...
-
-    def block(self, key: str, seconds: float) -> None:
-        """Record that the account is refused for ``seconds`` from now."""
-        ...
-
-    def get_listing(self, key: str, max_age: float) -> dict[str, str] | None:
-        """A shared listing no older than ``max_age`` seconds, or None."""
-        ...
-
-    def now(self) -> float:
-        """The store's clock (epoch seconds): what a listing's read is dated by."""
-        ...
-
-    def put_listing(self, key: str, items: dict[str, str], began: float) -> None:
-        """Share a listing whose read began at ``began`` (:meth:`now`), keeping what was added since."""
-        ...
-
-    def add_to_listing(self, key: str, integration_id: str, cname_id: str) -> None:
-        """Add one entry to a shared listing, and to any listing being read now."""
-        ...
-
-    def forget_listings(self, prefix: str) -> None:
-        """Drop every shared listing whose key starts with ``prefix``."""
-        ...
-
-    def clear(self) -> None:
-        """Forget everything (tests)."""
-        ...
-
-    def note_account(self, key: str, fields: dict[str, str]) -> None:
-        """Index the account and set non-secret notes about it (see ``budget.snapshot``)."""
-        ...
-
-    def account_states(self, window: float, keys: list[str] | None = None) -> list[AccountState]:
-        """A read-only picture of every known account, or of ``keys`` (see ``budget.snapshot``)."""
-        ...
-
-
-@dataclass(frozen=True)
-class StoreStep:
-    """An instruction to the driver: run this budget-store action and send its result back.
-
-    ``blocking`` actions (disk or network) run in a worker thread on the event loop; the in-memory store
-    answers inline.
-    """
-
-    run: Callable[[], Grant | dict[str, str] | None]
-    blocking: bool
+#: The arguments of a budget method made into a step.
+P = ParamSpec("P")
 
 
 class AccountBudget:
@@ -185,7 +128,7 @@ class AccountBudget:
             )
         else:
             then = (
-                f"This process now paces itself at {self._pace_per_window()} call(s) per "
+                f"This process now paces itself at {self.pace_per_window()} call(s) per "
                 f"{self.settings.window:.0f}s, which does NOT protect the account from the other "
                 "processes of the deployment"
             )
@@ -200,7 +143,8 @@ class AccountBudget:
             _fix(store),
         )
 
-    def _pace_per_window(self) -> int:
+    def pace_per_window(self) -> int:
+        """Calls per window of the conservative pace (:data:`CONSERVATIVE_SHARE` of the rate, at least 1)."""
         return max(1, math.floor(self.per_minute * CONSERVATIVE_SHARE))
 
     def _reserve_in(self, store: Store, max_wait: float, day_limit: int) -> Grant:
@@ -208,7 +152,7 @@ class AccountBudget:
             return store.reserve(
                 self.key,
                 limit=1,
-                window=self.settings.window / self._pace_per_window(),
+                window=self.settings.window / self.pace_per_window(),
                 day_limit=day_limit,
                 max_wait=max_wait,
             )
@@ -250,7 +194,7 @@ class AccountBudget:
             local = self._reserve_in(self.fallback, max_wait, day_limit)
             grant = Grant(local.wait, local.granted, local.day_used, local.blocked_for, shared=False)
         self.last_grant = grant
-        observe.reserved(self, grant, polling=polling)
+        report.reserved(self, grant, polling=polling)
         return grant
 
     def block(self, seconds: float) -> None:
@@ -265,7 +209,7 @@ class AccountBudget:
                     store.block(self.key, seconds)
                 except Exception as error:
                     self._failed(store, error)
-        observe.blocked(self, seconds)
+        report.blocked(self, seconds)
 
     def polling_pace(self) -> float:
         """Seconds per call that keeps polling inside the day's calls left for it (0 while plenty).
@@ -287,15 +231,14 @@ class AccountBudget:
         pace = until_midnight / left
         return pace if pace > self.settings.window / self.per_minute else 0.0
 
-    # -- the same, as steps for the sans-IO operations ----------------------------------------------
+    def step(self, action: Callable[P, StoreAnswer], /, *args: P.args, **kwargs: P.kwargs) -> StoreStep:
+        """``action(*args, **kwargs)``, one of this budget's methods, as a step of a sans-IO operation.
 
-    def reserve_step(self, max_wait: float, *, polling: bool = False) -> StoreStep:
-        """The sans-IO form of :meth:`reserve` (its answer is a :class:`.Grant`)."""
-        return StoreStep(lambda: self.reserve(max_wait, polling=polling), self._use().blocking)
-
-    def block_step(self, seconds: float) -> StoreStep:
-        """The sans-IO form of :meth:`block`."""
-        return StoreStep(lambda: self.block(seconds), self._use().blocking)
+        The operation yields it (``grant = yield ctx.budget.step(ctx.budget.reserve, max_wait)``) and the
+        driver runs it and sends its answer back: in a worker thread on an event loop when the store in
+        use blocks (a file, a server), inline when it does not (this process's memory).
+        """
+        return StoreStep(functools.partial(action, *args, **kwargs), self._use().blocking)
 
     # -- shared listings (connect's look for an existing integration) ---------------------------------
 
@@ -346,26 +289,6 @@ class AccountBudget:
         self._listing_call(lambda store: store.forget_listings(f"{self.key}:"))
         self.fallback.forget_listings(f"{self.key}:")
 
-    def forget_listings_step(self) -> StoreStep:
-        """The sans-IO form of :meth:`forget_listings`."""
-        return StoreStep(self.forget_listings, self._use().blocking)
-
-    def listing_step(self, type: str) -> StoreStep:
-        """The sans-IO form of :meth:`get_listing`."""
-        return StoreStep(lambda: self.get_listing(type), self._use().blocking)
-
-    def listing_began_step(self) -> StoreStep:
-        """The sans-IO form of :meth:`listing_began` (its answer is the mark)."""
-        return StoreStep(self.listing_began, self._use().blocking)
-
-    def put_listing_step(self, type: str, items: dict[str, str], mark: object = None) -> StoreStep:
-        """The sans-IO form of :meth:`put_listing`."""
-        return StoreStep(lambda: self.put_listing(type, items, mark), self._use().blocking)
-
-    def add_to_listing_step(self, type: str, integration_id: str, cname_id: str) -> StoreStep:
-        """The sans-IO form of :meth:`add_to_listing`."""
-        return StoreStep(lambda: self.add_to_listing(type, integration_id, cname_id), self._use().blocking)
-
 
 def account_key(base_url: str, account_id: str) -> str:
     """A short, stable name for an account in a store (a digest: stores never see the key)."""
@@ -376,106 +299,3 @@ def _fix(store: Store) -> str:
     """What the user does about a store that failed (its ``fix`` when it has one)."""
     fix = getattr(store, "fix", None)
     return str(fix()) if callable(fix) else "check that the store is reachable from every Airflow process"
-
-
-_stores: dict[str, Store] = {}
-_registry: dict[tuple[str, str], AccountBudget] = {}
-_registry_lock = threading.Lock()
-#: Local-store directories that tests made for themselves: the only files :func:`reset_registry` empties.
-_private_directories: set[str] = set()
-
-
-def _open(spec: str, settings: BudgetSettings) -> tuple[str, Store]:
-    if spec == "memory":
-        name = "memory"
-    elif spec == "local":
-        name = f"local:{settings.local_directory.resolve()}"
-    else:
-        name = spec
-    store = _stores.get(name)
-    if store is None:
-        if spec == "memory":
-            store = MemoryStore()
-        elif spec == "local":
-            from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
-
-            store = LocalDiskStore(settings.local_directory)
-        else:
-            from airflow_provider_oktopost._core.budget.redis_server import RedisStore
-
-            store = RedisStore(spec)
-        _stores[name] = store
-    return name, store
-
-
-def _store_for(settings: BudgetSettings) -> tuple[str, Store]:
-    return _open(choose(settings).spec, settings)
-
-
-def budget_for(
-    base_url: str,
-    account_id: str,
-    per_minute: int = DEFAULT_PER_MINUTE,
-    settings: BudgetSettings | None = None,
-) -> AccountBudget:
-    """The budget of one account on one API host in the configured store (one object per process).
-
-    Every connection to the account shares it; when they ask for different budgets, the smallest wins.
-    """
-    settings = settings or BudgetSettings()
-    with _registry_lock:
-        choice = choose(settings)
-        name, store = _open(choice.spec, settings)
-        key = (name, account_key(base_url, account_id))
-        budget = _registry.get(key)
-        if budget is None:
-            machine = None
-            if choice.spec not in ("local", "memory"):  # Redis: the machine-wide file is the step below
-                machine = _open("local", settings)[1]
-            budget = _registry[key] = AccountBudget(
-                key[1], store, settings, per_minute, machine=machine, isolated=choice.isolated
-            )
-            announce(choice, store, budget._pace_per_window(), settings.window)
-            observe.opened(budget, base_url, account_id)
-        elif per_minute < budget.per_minute:
-            budget.per_minute = per_minute
-        return budget
-
-
-def throttle_for(base_url: str, account_id: str, per_minute: int = DEFAULT_PER_MINUTE) -> AccountBudget:
-    """The account's budget with default settings (kept for callers of the 0.1 name)."""
-    return budget_for(base_url, account_id, per_minute)
-
-
-def use_private_directory(directory: str) -> None:
-    """Mark a local-store directory as a test's own: :func:`reset_registry` may empty it (tests)."""
-    _private_directories.add(str(Path(directory).expanduser().resolve()))
-
-
-def _is_private(name: str) -> bool:
-    if name == "memory":
-        return True
-    if not name.startswith("local:"):
-        return False
-    directory = Path(name.removeprefix("local:"))
-    return any(str(d) in _private_directories for d in (directory, *directory.parents))
-
-
-def reset_registry() -> None:
-    """Forget every budget of this process (tests).
-
-    Empties only what belongs to this process or to the test session: in-memory stores and local stores
-    in a directory marked with :func:`use_private_directory`. A store other processes share (Redis, the
-    deployment's machine-wide file) is never emptied: a live block recorded there must survive a test run.
-    """
-    with _registry_lock:
-        for name, store in _stores.items():
-            if not _is_private(name):
-                continue
-            try:
-                store.clear()
-            except Exception as error:  # an unreachable store has nothing to clear
-                log.debug("Could not clear %r: %s", store, error)
-        _registry.clear()
-        _stores.clear()
-        ANNOUNCED.clear()
