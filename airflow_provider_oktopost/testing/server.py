@@ -334,7 +334,7 @@ class OktopostSandbox:
     # -- partners and many accounts (the same names as SandboxClient's) ----------------------------------
 
     def add_partner(self, account_id: str, api_key: str) -> None:
-        """See :meth:`.AccountRules.add_partner`."""
+        """Accept a partner's Account ID and key: it may call the ``/account`` routes."""
         self.state.add_partner(account_id, api_key)
 
     @property
@@ -350,11 +350,11 @@ class OktopostSandbox:
     def add_managed_account(
         self, partner_id: str, company: str, *, external_id: str | None = None, account_id: str | None = None
     ) -> dict[str, Any]:
-        """See :meth:`.PartnerStore.add`."""
+        """Add a managed account to ``partner_id`` directly (as if created earlier); returns its record."""
         return self.state.partners.add(partner_id, company, external_id=external_id, account_id=account_id)
 
     def plan_account(self, external_id: str, account_id: str, api_key: str | None = None) -> None:
-        """See :meth:`.PartnerStore.plan`."""
+        """The account created for ``external_id`` gets Id ``account_id`` and accepts ``api_key``."""
         self.state.partners.plan(external_id, account_id, api_key)
 
     def set_create_answer(self, create_answer: str) -> None:
@@ -364,15 +364,15 @@ class OktopostSandbox:
         self.state.partners.create_answer = "items" if create_answer == "items" else "account"
 
     def set_account_rate_limit(self, account_id: str, per_minute: int | None) -> None:
-        """See :meth:`.AccountRules.set_account_rate_limit`."""
+        """Give one account its own calls per minute (``None``: no limit of its own); the window is shared."""
         self.state.set_account_rate_limit(account_id, per_minute)
 
     def block_account(self, account_id: str, seconds: float) -> None:
-        """See :meth:`.AccountRules.block_account`."""
+        """Block one account for ``seconds``, as after a burst: its calls get 429, other accounts' do not."""
         self.state.block_account(account_id, seconds)
 
     def rate_limited_by_account(self) -> dict[str, dict[str, int]]:
-        """See :meth:`.AccountRules.rate_limited_by_account`."""
+        """Per account: ``refused`` (429s sent) and ``over_limit`` (blocks a call over the window began)."""
         return self.state.rate_limited_by_account()
 
     def partner_connection_json(self) -> str:

@@ -170,7 +170,7 @@ class SandboxState(AccountRules):
     def admit_call(self, api_key: str, account_id: str | None = None) -> bool:
         """Count one authenticated call against its key; ``False`` means answer 429 (see ``RateLimiter``).
 
-        The limit is the account's own (:meth:`.AccountRules.set_account_rate_limit`), else the sandbox's.
+        The limit is the account's own (``set_account_rate_limit``), else the sandbox's.
         """
         with self._lock:
             config = self._config
