@@ -14,11 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
-from airflow_provider_oktopost._core.budget.memory import MemoryStore
-from airflow_provider_oktopost._core.budget.redis_server import RedisStore
-from airflow_provider_oktopost.testing.budget import empty_budget_file
-
 #: The sandbox's "minute" in these tests, and the budget's.
 WINDOW = 2.5
 #: Calls the sandbox admits per window (Oktopost: 60 a minute), and the budget's share of them: a wider
@@ -97,6 +92,14 @@ def empty_redis(url: str) -> None:
 
 def empty(store: Any) -> None:
     """Forget every account of ``store``, a store this test made (its own file, its own server)."""
+    # Imported here, not at the top: the conftest imports this module, and the Redis store imports Airflow
+    # (its errors are Airflow exceptions); Airflow imported from a conftest sent the task logs of a later
+    # dag.test past pytest's capfd (tests/reliability/test_secrets_audit.py then saw none).
+    from airflow_provider_oktopost._core.budget.local_disk import LocalDiskStore
+    from airflow_provider_oktopost._core.budget.memory import MemoryStore
+    from airflow_provider_oktopost._core.budget.redis_server import RedisStore
+    from airflow_provider_oktopost.testing.budget import empty_budget_file
+
     if isinstance(store, LocalDiskStore):
         empty_budget_file(store.path)
     elif isinstance(store, RedisStore):
