@@ -1,4 +1,4 @@
-"""The transport-agnostic heart of the client.
+"""The transport-agnostic heart of the client. Private: any release may change it (docs/architecture.md).
 
 Everything that knows the Oktopost API lives here: building requests (:mod:`.wire`), reading responses and
 errors (:mod:`.interpret`), retry and backoff decisions (:mod:`.retry`), the per-account call budget

@@ -21,7 +21,7 @@ from airflow_provider_oktopost._core.budget.rules import Grant
 from airflow_provider_oktopost._core.config import ClientConfig
 from airflow_provider_oktopost._core.exactly_once import UnknownOutcome, create_exactly_once
 from airflow_provider_oktopost._core.interpret import DEFAULT_RATE_LIMIT_BLOCK, interpret
-from airflow_provider_oktopost._core.steps import Op as Op  # noqa: PLC0414 - re-exported: the hooks import it here
+from airflow_provider_oktopost._core.steps import Op
 from airflow_provider_oktopost._core.wire import ApiRequest, ApiResponse, Sleep, TransportFailure
 from airflow_provider_oktopost.exceptions import (
     OktopostApiError,

@@ -24,7 +24,7 @@ from airflow_provider_oktopost._core.config import (
     config_from_connection,
 )
 from airflow_provider_oktopost._core.driver import run_sync
-from airflow_provider_oktopost._core.operations import Op
+from airflow_provider_oktopost._core.steps import Op
 
 if TYPE_CHECKING:
     import requests

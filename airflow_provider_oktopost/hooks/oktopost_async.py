@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 from airflow_provider_oktopost._core import operations as ops
 from airflow_provider_oktopost._core.config import ClientConfig, config_from_connection
 from airflow_provider_oktopost._core.driver import run_async
-from airflow_provider_oktopost._core.operations import Op
+from airflow_provider_oktopost._core.steps import Op
 from airflow_provider_oktopost.models import Integration, IntegrationPage, Me
 
 if TYPE_CHECKING:
