@@ -1,6 +1,6 @@
 """The sandbox's CNAME records (``/v2/cname``) and the host-name rules it enforces.
 
-The rules are written here independently of the provider's own check (``_core.validation.require_host_name``) so
+The rules are written here independently of the provider's own check (``require_host_name``) so
 that the sandbox can catch a client that sends something the API would refuse: a scheme, a path, a port,
 a label with odd characters, a single label, an IP address, or a name already registered (names are
 compared without regard to case, as DNS does).
