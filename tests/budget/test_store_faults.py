@@ -75,10 +75,17 @@ def test_redis_down_steps_down_to_the_machine_wide_store(
     """Six task processes making 4 calls each from the same moment, the configured Redis down: 24 calls,
     twice what the sandbox allows in one window (per-process budgets trip it: the control in
     ``test_shared_budget``). The machine-wide file keeps them under the limit together; each process says
-    once that Redis cannot be reached and what it uses instead."""
+    once that Redis cannot be reached and what it uses instead.
+
+    The budget is half the sandbox's limit: each process's first call is cold (a new connection, on a
+    loaded machine) and may arrive up to a second late, its next ones do not, so the first two windows'
+    calls may be counted in one of the sandbox's. A CI run with six cold calls and a budget of 8 of 12
+    showed that; in production the arrival allowance covers it (``test_arrival_allowance``)."""
     password = "pw-never-shown-1"
     url = f"redis://:{password}@127.0.0.1:{free_port()}/0"  # nothing listens there
-    conn = _connection(fast_sandbox, budget_store=url, budget_dir=str(tmp_path))
+    conn = _connection(
+        fast_sandbox, budget_store=url, budget_dir=str(tmp_path), rate_limit_per_minute=SANDBOX_LIMIT // 2
+    )
     results = _together(conn, [UNSET_PLUGIN_STORE] * 6, calls=4)
     _all_ok(results, fast_sandbox)
     assert fast_sandbox.count() >= 24 == 2 * SANDBOX_LIMIT
