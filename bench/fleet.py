@@ -49,11 +49,13 @@ from typing import Any
 
 from common import emit
 
+from airflow_provider_oktopost._core.budget.settings import ARRIVAL_ALLOWANCE_SHARE, TESTING_WINDOW_ENV
 from airflow_provider_oktopost._core.budget.settings import DEFAULT_PER_MINUTE as DEFAULT_BUDGET
-from airflow_provider_oktopost._core.budget.settings import TESTING_WINDOW_ENV
 
 FACTOR = float(os.environ.get("BENCH_FLEET_FACTOR", "6"))
 WINDOW = 60.0 / FACTOR
+#: How much slower than its rate a full budget goes: a minute plus the arrival allowance per rate's calls.
+SLOWER = 1 + ARRIVAL_ALLOWANCE_SHARE
 BLOCK = 900.0 / FACTOR
 TASKS = int(os.environ.get("BENCH_FLEET_TASKS", "40"))
 POOL = 4
@@ -191,7 +193,7 @@ def scenario(store: str, store_url: str, directory: Path) -> dict[str, Any]:
             "rate_limit_per_minute": BUDGET,
             "daily_limit": DAILY_LIMIT,
             "budget_dir": str(directory / store),
-            "budget_max_wait": WINDOW,
+            "budget_max_wait": WINDOW * (1 + ARRIVAL_ALLOWANCE_SHARE),  # the longest turn
         }
         conn_json = json.dumps(conn)
         started = time.time()
@@ -325,9 +327,9 @@ def report_section(results: list[dict[str, Any]]) -> str:
         "docstring for what is scaled and how deferrals are emulated). The physical limit is calls made "
         f'/ {SANDBOX_LIMIT} per "minute". The budget allows {any_run["budget_per_minute"]} calls a '
         f'"minute" (`rate_limit_per_minute`; no other tool uses this account): at that pace the calls '
-        f"alone take {SANDBOX_LIMIT / any_run['budget_per_minute']:.2f}x the physical limit (the default "
-        f"{DEFAULT_BUDGET}, which keeps a share for other tools, would take "
-        f"{SANDBOX_LIMIT / DEFAULT_BUDGET:.2f}x).",
+        f"alone take {SANDBOX_LIMIT / any_run['budget_per_minute'] * SLOWER:.2f}x the physical limit, with "
+        f"the budget's arrival allowance (the default {DEFAULT_BUDGET}, which keeps a share for other tools, "
+        f"would take {SANDBOX_LIMIT / DEFAULT_BUDGET * SLOWER:.2f}x).",
         "",
         "| budget store | tasks done | waits done | calls | 429s | wall (s) | physical limit (s) | ratio |",
         "|---|---|---|---|---|---|---|---|",

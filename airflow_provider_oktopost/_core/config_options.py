@@ -71,9 +71,10 @@ OPTIONS: dict[str, dict[str, Any]] = {
     ),
     "budget_max_wait": _option(
         "Longest wait, in seconds, for a turn in the budget inside a worker; a longer wait defers the task "
-        "(deferrable) or fails the try with a retryable error.",
+        "(deferrable) or fails the try with a retryable error. The default, 62, is the longest turn in a "
+        "full minute (a minute and the budget's 2 s arrival allowance).",
         "float",
-        "60",
+        "62",
         None,
     ),
     "listing_ttl": _option(

@@ -42,9 +42,9 @@ def spent_budget(
 
 def test_without_deferral_the_try_fails_retryably_with_the_time(spent_budget: OktopostSandbox) -> None:
     op = OktopostListIntegrationsOperator(task_id="l", deferrable=False)
-    with pytest.raises(OktopostRateLimitError, match=r"not sent.*no free call for (59|60)s") as caught:
+    with pytest.raises(OktopostRateLimitError, match=r"not sent.*no free call for (61|62)s") as caught:
         op.execute({"ti": _TI()})
-    assert 55 <= caught.value.retry_after <= 60
+    assert 57 <= caught.value.retry_after <= 62  # a minute and the arrival allowance
     assert isinstance(caught.value.__cause__, OktopostBudgetWaitError)
     assert spent_budget.count() == 0
 
@@ -56,7 +56,7 @@ def test_deferrable_defers_until_its_turn_without_counting_a_block(spent_budget:
         op.execute({"ti": _TI()})
     trigger = caught.value.trigger
     assert isinstance(trigger, OktopostWaitTrigger)
-    assert before + 55 <= trigger.moment <= clock.wall() + 60
+    assert before + 57 <= trigger.moment <= clock.wall() + 62
     assert trigger.payload["deferrals"] == 0  # a turn in the queue is not a rate-limit block
     assert spent_budget.count() == 0
 

@@ -13,10 +13,12 @@ configured, :mod:`.selection` says which and why):
   machine, on the server's clock;
 - ``memory``: this process only (:mod:`.memory`), the behaviour before the budget was shared.
 
-Every call *reserves* a slot (:meth:`AccountBudget.reserve`) and is told how long to wait for it; a wait
-longer than the caller's bound is not reserved, so the caller can defer instead of holding a worker. A 429,
-whoever caused it, is recorded as a block that no process sends through (:meth:`AccountBudget.block`). The
-sans-IO operations ask the budget through :meth:`AccountBudget.step`, which their driver runs.
+Every call *reserves* a slot (:meth:`AccountBudget.reserve`) and is told how long to wait for it: no span of
+a window plus :attr:`arrival_allowance` holds more than the rate's slots, so calls that reach
+Oktopost up to that much later than planned still fit its sliding minute. A wait longer than the caller's
+bound is not reserved, so the caller can defer instead of holding a worker. A 429, whoever caused it, is
+recorded as a block that no process sends through (:meth:`AccountBudget.block`). The sans-IO operations ask
+the budget through :meth:`AccountBudget.step`, which their driver runs.
 
 A store that cannot be reached never fails a task: the budget warns loudly, naming the store and the fix,
 and steps down until the store answers again: from Redis to the machine-wide file, and from there to this
@@ -81,6 +83,9 @@ class AccountBudget:
         self.per_minute = per_minute
         self.machine = machine
         self.isolated = isolated
+        #: Seconds a call may arrive later than planned and still fit Oktopost's minute (see
+        #: :data:`~.settings.ARRIVAL_ALLOWANCE_SHARE`).
+        self.arrival_allowance = settings.arrival_allowance
         self.fallback = MemoryStore()
         self._down_until: dict[int, float] = {}
         self._lock = threading.Lock()
@@ -159,7 +164,7 @@ class AccountBudget:
         return store.reserve(
             self.key,
             limit=self.per_minute,
-            window=self.settings.window,
+            window=self.settings.window + self.arrival_allowance,
             day_limit=day_limit,
             max_wait=max_wait,
         )
