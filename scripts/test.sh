@@ -4,8 +4,8 @@
 #   2. ruff, mypy --strict, the docs site with warnings as errors (scripts/docs.sh)
 #   3. sdist + wheel built and checked (scripts/build.sh), then installed into a clean venv by
 #      tests/packaging/ (the `packaging` marker)
-#   4. pytest on Airflow 3.3.2: the deployment tests (-m e2e) in the background, everything else
-#      (browser and packaging tests included) in the foreground
+#   4. pytest on Airflow 3.3.2: the deployment tests (-m e2e) and the tests that mostly wait on a real clock
+#      (-m waits) in the background, everything else (browser and packaging tests included) in the foreground
 #   5. pytest on the other environments (OKTOPOST_TEST_VERSIONS; default 3.0.0 with the lowest
 #      dependencies, 3.2.2 and 3.1.8) without browser, deployment and packaging tests (3.2.2 and 3.1.8
 #      also without the `heavy` ones): the first beside step 4, the others two at a time after it; then the connection-form browser test on 3.1.x
@@ -90,8 +90,8 @@ show_log() {
   cat "$logs/$1.log"
 }
 
-log "pytest on Airflow $AIRFLOW_HIGH: deployment tests (-m e2e) in the background; output when they finish"
-"$HIGH/bin/python" -m pytest -p no:cacheprovider -m e2e "$@" >"$logs/e2e-$AIRFLOW_HIGH.log" 2>&1 &
+log "pytest on Airflow $AIRFLOW_HIGH: deployment tests and clock-bound tests (-m \"e2e or waits\") in the background; output when they finish"
+"$HIGH/bin/python" -m pytest -p no:cacheprovider -m "e2e or waits" "$@" >"$logs/e2e-$AIRFLOW_HIGH.log" 2>&1 &
 e2e_pid=$!
 
 # The other environments (each pytest has its own AIRFLOW_HOME, sandbox ports and stores): the first one
@@ -119,7 +119,7 @@ finish_one() {  # wait for any running suite, print its output, record a failure
 }
 if [ "${#OTHER_VERSIONS[@]}" -gt 0 ]; then start_suite "${OTHER_VERSIONS[0]}" "$@"; fi
 
-log "pytest on Airflow $AIRFLOW_HIGH: everything but the deployment tests (browser and packaging included)"
+log "pytest on Airflow $AIRFLOW_HIGH: everything but the deployment and clock-bound tests (browser and packaging included)"
 # This run, and no other, writes docs/reliability-results.md (tests/reliability/conftest.py): the variable
 # lists the environments of this make test, the writer first. make test-latest writes nothing.
 writer_envs=""
@@ -129,7 +129,7 @@ if [ "${OKTOPOST_UNCONSTRAINED:-0}" != 1 ]; then
   done
 fi
 status=0
-OKTOPOST_RELIABILITY_WRITER="$writer_envs" "$HIGH/bin/python" -m pytest -p no:cacheprovider -m "not e2e" "$@" \
+OKTOPOST_RELIABILITY_WRITER="$writer_envs" "$HIGH/bin/python" -m pytest -p no:cacheprovider -m "not e2e and not waits" "$@" \
   || status=$?
 passed "$status" || failed+=("$AIRFLOW_HIGH")
 

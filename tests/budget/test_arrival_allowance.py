@@ -29,7 +29,7 @@ from airflow_provider_oktopost.testing import Fault, OktopostSandbox
 from airflow_provider_oktopost.testing.budget import reset_budgets
 
 #: Waits on a real clock for half a minute; the logic does not depend on the Airflow minor.
-pytestmark = pytest.mark.heavy
+pytestmark = [pytest.mark.heavy, pytest.mark.waits]
 
 WINDOW = 30.0
 #: How much later than planned the first burst is counted: half the allowance, so that each side has half

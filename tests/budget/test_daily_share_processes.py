@@ -29,7 +29,7 @@ from airflow_provider_oktopost._core.budget.rules import DAY
 from airflow_provider_oktopost.testing import OktopostSandbox
 
 #: Real processes; the logic does not depend on the Airflow minor (see the `heavy` marker).
-pytestmark = pytest.mark.heavy
+pytestmark = [pytest.mark.heavy, pytest.mark.waits]
 
 DAILY_LIMIT = 40
 SHARE = 0.25

@@ -94,6 +94,7 @@ def test_connect_killed_mid_request_is_adopted_by_the_next_try(
     assert _records() == []  # 3.3: never a Variable; 3.0-3.2: deleted once the task instance succeeded
 
 
+@pytest.mark.waits  # a 45 s request timeout
 def test_next_try_waits_for_a_killed_connect_that_is_still_being_committed(
     airflow_db: Any, oktopost_connection_env: OktopostSandbox
 ) -> None:
