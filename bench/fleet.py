@@ -193,7 +193,7 @@ def scenario(store: str, store_url: str, directory: Path) -> dict[str, Any]:
             "rate_limit_per_minute": BUDGET,
             "daily_limit": DAILY_LIMIT,
             "budget_dir": str(directory / store),
-            "budget_max_wait": WINDOW * (1 + ARRIVAL_ALLOWANCE_SHARE),  # the longest turn
+            "budget_max_wait": WINDOW * SLOWER,  # the longest turn
         }
         conn_json = json.dumps(conn)
         started = time.time()

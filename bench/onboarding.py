@@ -34,6 +34,8 @@ from airflow_provider_oktopost._core.budget.settings import ARRIVAL_ALLOWANCE_SH
 from airflow_provider_oktopost.testing.budget import reset_budgets
 
 N = int(os.environ.get("BENCH_ONBOARD_N", "500"))
+#: Seconds the budget spreads its rate over: a minute and the arrival allowance.
+SPAN = 60 * (1 + ARRIVAL_ALLOWANCE_SHARE)
 EXISTING = int(os.environ.get("BENCH_ONBOARD_EXISTING", "500"))
 FACTOR = float(os.environ.get("BENCH_ONBOARD_FACTOR", "60"))
 VALIDATION_DELAY = 120.0
@@ -139,7 +141,7 @@ def run(variant: str, listing_ttl: float, directory: str) -> dict[str, Any]:
         "http_429": refused,
         "simulated_s": round(elapsed, 1),
         "physical_s": round(total / LIMIT * 60, 1),
-        "budget_s": round(total / per_minute * 60 * (1 + ARRIVAL_ALLOWANCE_SHARE), 1),
+        "budget_s": round(total / per_minute * SPAN, 1),
         "factor": FACTOR,
     }
 
@@ -165,7 +167,7 @@ def report_section(results: list[dict[str, Any]]) -> str:
         f"enforcing {LIMIT} calls a minute and the 15-minute block, the budget in the machine-wide store. "
         f"Simulated time ({first['factor']:g} times faster than real for the provider, its budget and the "
         "sandbox alike). The physical limit is calls / 60 a minute; the budget's own limit is calls / "
-        f"{DEFAULT_PER_MINUTE} per {60 * (1 + ARRIVAL_ALLOWANCE_SHARE):g} s (it leaves the rest for the "
+        f"{DEFAULT_PER_MINUTE} per {SPAN:g} s (it leaves the rest for the "
         "account's other tools, and 2 s of each minute for calls that arrive late).",
         "",
         "| connect looks at | calls per integration | connect calls (of which listing pages) | calls "

@@ -5,9 +5,8 @@ call pays for a TCP and TLS handshake) followed one window later by warm ones ar
 it was planned. Here the sandbox holds the first burst back before counting it (a ``delay`` fault: counted
 after the sleep), as a slow first arrival would be, and the second burst goes straight through.
 
-Two accounts run the same bursts at the same time: one with the budget's arrival allowance, and the control
-with none (slots exactly one window apart, as before the allowance existed), whose bursts land in one of the
-sandbox's windows and are refused: the scenario can fail.
+The control runs the same bursts with no allowance (slots exactly one window apart, as before the allowance
+existed): both land in one of the sandbox's windows and are refused, so the scenario can fail.
 
 The window is 45 s here, not the other tests' 2.5 s: the allowance is a share of the window (1.5 s of 45), and
 on a loaded machine this process's threads and its sandbox need a good part of a second of it.
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 from budget_support import BUDGET_LIMIT, SANDBOX_LIMIT
 
+from airflow_provider_oktopost._core.budget import settings
 from airflow_provider_oktopost._core.budget.settings import ARRIVAL_ALLOWANCE_SHARE, TESTING_WINDOW_ENV
 from airflow_provider_oktopost.exceptions import OktopostError
 from airflow_provider_oktopost.hooks.oktopost import OktopostHook
@@ -35,59 +35,55 @@ WINDOW = 45.0
 #: How much later than planned the first burst is counted: half the allowance, so that each side has half
 #: of it for the scheduling of this machine's threads.
 LATE = WINDOW * ARRIVAL_ALLOWANCE_SHARE / 2
-CONTROL = ("001sandbox00002", "control-key-2")
 
 
-def _hooks(conn: dict[str, object], name: str, n: int) -> list[OktopostHook]:
-    """``n`` hooks on the connection ``name`` (one per thread: a session is not shared between threads)."""
+def _two_bursts(sandbox: OktopostSandbox, directory: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``BUDGET_LIMIT`` threads (one hook each: a session is not shared between threads; one budget, the
+    process's) making two calls each from the same moment; the first burst is counted ``LATE``."""
+    conn = sandbox.connection_dict()
     conn["extra"] = {"rate_limit_per_minute": BUDGET_LIMIT, "budget_store": "local", "max_retries": 0}
-    return [OktopostHook(oktopost_conn_id=name) for _ in range(n)]
+    monkeypatch.setenv("AIRFLOW_CONN_OKTOPOST_DEFAULT", json.dumps(conn))
+    monkeypatch.setenv(TESTING_WINDOW_ENV, str(WINDOW))
+    monkeypatch.setenv("AIRFLOW__OKTOPOST__BUDGET_DIR", str(directory))
+    sandbox.configure(rate_limit_per_minute=SANDBOX_LIMIT, rate_window_seconds=WINDOW, block_seconds=60.0)
+    reset_budgets()
+    hooks = [OktopostHook() for _ in range(BUDGET_LIMIT)]
+    for hook in hooks:
+        _ = hook.config
+    sandbox.inject(Fault("delay", method="GET", path="/v2/me", times=BUDGET_LIMIT, delay_seconds=LATE))
+    start = threading.Barrier(len(hooks))
+    outcomes: list[str] = []
+
+    def two_calls(hook: OktopostHook) -> None:
+        start.wait()
+        for _ in range(2):
+            try:
+                hook.get_me()
+                outcomes.append("ok")
+            except OktopostError as error:
+                outcomes.append(type(error).__name__)
+        hook.close()
+
+    threads = [threading.Thread(target=two_calls, args=(hook,)) for hook in hooks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=3 * WINDOW)
+    return outcomes
 
 
 def test_a_late_first_burst_and_a_prompt_second_stay_within_the_limit(
     oktopost_sandbox: OktopostSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sandbox = oktopost_sandbox
-    monkeypatch.setenv(TESTING_WINDOW_ENV, str(WINDOW))
-    monkeypatch.setenv("AIRFLOW__OKTOPOST__BUDGET_DIR", str(tmp_path))
-    sandbox.configure(rate_limit_per_minute=SANDBOX_LIMIT, rate_window_seconds=WINDOW, block_seconds=60.0)
-    sandbox.add_account(*CONTROL)
-    reset_budgets()
-    conns = {"oktopost_allowed": sandbox.connection_dict(), "oktopost_control": sandbox.connection_dict()}
-    conns["oktopost_control"].update(login=CONTROL[0], password=CONTROL[1])
-    hooks = {name: _hooks(conn, name, BUDGET_LIMIT) for name, conn in conns.items()}
-    for name, conn in conns.items():
-        monkeypatch.setenv(f"AIRFLOW_CONN_{name.upper()}", json.dumps(conn))
-    for group in hooks.values():
-        for hook in group:
-            _ = hook.config
-    control_budget = hooks["oktopost_control"][0]._context.budget
-    assert hooks["oktopost_allowed"][0]._context.budget.arrival_allowance == 2 * LATE
-    control_budget.arrival_allowance = 0.0  # the same process-wide budget every control hook uses
-    sandbox.inject(Fault("delay", method="GET", path="/v2/me", times=2 * BUDGET_LIMIT, delay_seconds=LATE))
+    outcomes = _two_bursts(oktopost_sandbox, tmp_path, monkeypatch)
+    assert outcomes == ["ok"] * 2 * BUDGET_LIMIT, oktopost_sandbox.rate_limited_by_account()
+    assert oktopost_sandbox.rate_limited_count == 0
 
-    everyone = [(name, hook) for name, group in hooks.items() for hook in group]
-    start = threading.Barrier(len(everyone))
-    outcomes: dict[str, list[str]] = {name: [] for name in hooks}
 
-    def two_calls(name: str, hook: OktopostHook) -> None:
-        start.wait()
-        for _ in range(2):
-            try:
-                hook.get_me()
-                outcomes[name].append("ok")
-            except OktopostError as error:
-                outcomes[name].append(type(error).__name__)
-        hook.close()
-
-    threads = [threading.Thread(target=two_calls, args=pair) for pair in everyone]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=3 * WINDOW)
-
-    refused = sandbox.rate_limited_by_account()
-    assert outcomes["oktopost_allowed"] == ["ok"] * 2 * BUDGET_LIMIT, (outcomes, refused)
-    assert refused[sandbox.account_id]["refused"] == 0, refused
-    # The control: both bursts in one window, more than the sandbox allows in it.
-    assert refused[CONTROL[0]]["refused"] >= 2 * BUDGET_LIMIT - SANDBOX_LIMIT, (outcomes, refused)
+def test_control_without_the_allowance_the_same_bursts_are_refused(
+    oktopost_sandbox: OktopostSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "ARRIVAL_ALLOWANCE_SHARE", 0.0)
+    outcomes = _two_bursts(oktopost_sandbox, tmp_path, monkeypatch)
+    # Both bursts in one window: more than the sandbox allows in it.
+    assert oktopost_sandbox.rate_limited_count >= 2 * BUDGET_LIMIT - SANDBOX_LIMIT, outcomes

@@ -14,7 +14,7 @@ configured, :mod:`.selection` says which and why):
 - ``memory``: this process only (:mod:`.memory`), the behaviour before the budget was shared.
 
 Every call *reserves* a slot (:meth:`AccountBudget.reserve`) and is told how long to wait for it: no span of
-a window plus :attr:`arrival_allowance` holds more than the rate's slots, so calls that reach
+a window plus its settings' ``arrival_allowance`` holds more than the rate's slots, so calls that reach
 Oktopost up to that much later than planned still fit its sliding minute. A wait longer than the caller's
 bound is not reserved, so the caller can defer instead of holding a worker. A 429, whoever caused it, is
 recorded as a block that no process sends through (:meth:`AccountBudget.block`). The sans-IO operations ask
@@ -83,9 +83,6 @@ class AccountBudget:
         self.per_minute = per_minute
         self.machine = machine
         self.isolated = isolated
-        #: Seconds a call may arrive later than planned and still fit Oktopost's minute (see
-        #: :data:`~.settings.ARRIVAL_ALLOWANCE_SHARE`).
-        self.arrival_allowance = settings.arrival_allowance
         self.fallback = MemoryStore()
         self._down_until: dict[int, float] = {}
         self._lock = threading.Lock()
@@ -164,7 +161,7 @@ class AccountBudget:
         return store.reserve(
             self.key,
             limit=self.per_minute,
-            window=self.settings.window + self.arrival_allowance,
+            window=self.settings.window + self.settings.arrival_allowance,
             day_limit=day_limit,
             max_wait=max_wait,
         )
